@@ -1,0 +1,212 @@
+//! The one error type of the library, with a stable machine code per refusal.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::ids::{ReservationId, SlotId};
+
+/// The error type of every fallible operation in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The boxed source of a storage failure.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every refusal the scheduler can give, each with the facts needed to act on it.
+///
+/// [`Error::code`] gives a stable, machine-readable name for each variant, fit
+/// for an API's error payload; the `Display` text is for people and may change.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A user id, key or other identifier broke its format rule.
+    #[error("invalid {field}: {rule}")]
+    InvalidId {
+        /// The name of the offending field, as the API spells it (`providerId`, ...).
+        field: &'static str,
+        /// The rule it broke.
+        rule: &'static str,
+    },
+    /// A policy setting is out of its allowed range.
+    #[error("invalid policy: {field} {rule}")]
+    InvalidPolicy {
+        /// The policy setting.
+        field: &'static str,
+        /// The rule it broke.
+        rule: String,
+    },
+    /// A window whose end is not after its start.
+    #[error("invalid window: end {end} is not after start {start}")]
+    InvalidWindow {
+        /// The window's start.
+        start: DateTime<Utc>,
+        /// The window's end.
+        end: DateTime<Utc>,
+    },
+    /// A query range whose end is not after its start.
+    #[error("invalid range: `to` {to} is not after `from` {from}")]
+    InvalidRange {
+        /// The range's start.
+        from: DateTime<Utc>,
+        /// The range's end.
+        to: DateTime<Utc>,
+    },
+    /// A window longer than [`Policy::max_window`](crate::Policy::max_window).
+    #[error("window {index} is too long: {length} exceeds the longest allowed window of {max}")]
+    WindowTooLong {
+        /// Position of the window in the submitted batch.
+        index: usize,
+        /// The window's length.
+        length: TimeDelta,
+        /// The longest window allowed.
+        max: TimeDelta,
+    },
+    /// A window that ends at or before the current instant.
+    #[error("window {index} is in the past: it ends at {end}, not after now ({now})")]
+    WindowInPast {
+        /// Position of the window in the submitted batch.
+        index: usize,
+        /// The window's end.
+        end: DateTime<Utc>,
+        /// The instant of the request.
+        now: DateTime<Utc>,
+    },
+    /// A window that ends beyond [`Policy::max_horizon`](crate::Policy::max_horizon).
+    #[error("window {index} ends at {end}, after the booking horizon {horizon}")]
+    BeyondHorizon {
+        /// Position of the window in the submitted batch.
+        index: usize,
+        /// The window's end.
+        end: DateTime<Utc>,
+        /// The latest end accepted now.
+        horizon: DateTime<Utc>,
+    },
+    /// A window that holds no whole slot once snapped to the grid and cut at now.
+    #[error(
+        "window {index} holds no whole {slot_length} slot between {start} and {end} \
+         once snapped to the grid and cut at the current instant"
+    )]
+    EmptyWindow {
+        /// Position of the window in the submitted batch.
+        index: usize,
+        /// The window's start as submitted.
+        start: DateTime<Utc>,
+        /// The window's end as submitted.
+        end: DateTime<Utc>,
+        /// The slot length of the grid.
+        slot_length: TimeDelta,
+    },
+    /// A page size of zero or above [`Policy::max_page`](crate::Policy::max_page).
+    #[error("invalid limit: {limit} is not between 1 and {max}")]
+    InvalidLimit {
+        /// The requested page size.
+        limit: u32,
+        /// The largest page size allowed.
+        max: u32,
+    },
+    /// A cursor this library did not issue, or one from another kind of listing.
+    #[error("invalid cursor: it was not issued by this listing")]
+    InvalidCursor,
+    /// No such slot: never offered, withdrawn, or not on the grid.
+    #[error("slot {slot} does not exist")]
+    SlotNotFound {
+        /// The slot asked for.
+        slot: SlotId,
+    },
+    /// A reservation attempted later than the minimum lead time allows.
+    #[error(
+        "slot {slot} starts at {start}, less than the minimum lead of {min_lead} after now ({now})"
+    )]
+    LeadTime {
+        /// The slot asked for.
+        slot: SlotId,
+        /// The slot's start.
+        start: DateTime<Utc>,
+        /// The instant of the request.
+        now: DateTime<Utc>,
+        /// The minimum lead time.
+        min_lead: TimeDelta,
+    },
+    /// The slot is booked or under a hold that has not expired.
+    #[error("slot {slot} is not available: it is booked or held")]
+    SlotUnavailable {
+        /// The slot asked for.
+        slot: SlotId,
+    },
+    /// An idempotency key already used by this client for another slot.
+    #[error(
+        "idempotency key {key:?} was already used for slot {original_slot} (reservation {reservation})"
+    )]
+    IdempotencyConflict {
+        /// The key.
+        key: String,
+        /// The slot the key was first used for.
+        original_slot: SlotId,
+        /// The reservation the key belongs to.
+        reservation: ReservationId,
+    },
+    /// No such reservation.
+    #[error("reservation {reservation} does not exist")]
+    ReservationNotFound {
+        /// The reservation asked for.
+        reservation: ReservationId,
+    },
+    /// The caller is neither the reservation's client nor (where allowed) its provider.
+    #[error("reservation {reservation} belongs to someone else")]
+    Forbidden {
+        /// The reservation asked for.
+        reservation: ReservationId,
+    },
+    /// The hold lapsed before the operation.
+    #[error("the hold on reservation {reservation} expired at {expired_at}")]
+    HoldExpired {
+        /// The reservation.
+        reservation: ReservationId,
+        /// The instant the hold lapsed.
+        expired_at: DateTime<Utc>,
+    },
+    /// The reservation was cancelled.
+    #[error("reservation {reservation} is cancelled")]
+    Cancelled {
+        /// The reservation.
+        reservation: ReservationId,
+    },
+    /// The storage backend failed; the source says how.
+    #[error("storage failure: {0}")]
+    Storage(#[source] BoxError),
+}
+
+impl Error {
+    /// A stable, machine-readable code for the variant, such as `slot_unavailable`.
+    ///
+    /// ```
+    /// use scheduler_core::Error;
+    /// assert_eq!(Error::InvalidCursor.code(), "invalid_cursor");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidId { .. } => "invalid_id",
+            Error::InvalidPolicy { .. } => "invalid_policy",
+            Error::InvalidWindow { .. } => "invalid_window",
+            Error::InvalidRange { .. } => "invalid_range",
+            Error::WindowTooLong { .. } => "window_too_long",
+            Error::WindowInPast { .. } => "window_in_past",
+            Error::BeyondHorizon { .. } => "beyond_horizon",
+            Error::EmptyWindow { .. } => "empty_window",
+            Error::InvalidLimit { .. } => "invalid_limit",
+            Error::InvalidCursor => "invalid_cursor",
+            Error::SlotNotFound { .. } => "slot_not_found",
+            Error::LeadTime { .. } => "lead_time",
+            Error::SlotUnavailable { .. } => "slot_unavailable",
+            Error::IdempotencyConflict { .. } => "idempotency_conflict",
+            Error::ReservationNotFound { .. } => "reservation_not_found",
+            Error::Forbidden { .. } => "forbidden",
+            Error::HoldExpired { .. } => "hold_expired",
+            Error::Cancelled { .. } => "cancelled",
+            Error::Storage(_) => "storage",
+        }
+    }
+
+    /// Wraps a backend failure, keeping it as the error's source.
+    pub fn storage(source: impl Into<BoxError>) -> Self {
+        Error::Storage(source.into())
+    }
+}

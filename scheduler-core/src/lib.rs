@@ -1,0 +1,57 @@
+//! Appointment scheduling: providers publish availability, it becomes slots on
+//! a UTC grid, clients hold a slot well ahead of time, and a hold lapses unless
+//! confirmed.
+//!
+//! This crate holds the rules and the types. Storage is a [`Store`]: use
+//! `scheduler-memory` in process, or `scheduler-sqlx` for SQLite and PostgreSQL.
+//!
+//! - [`Scheduler`] is the service: every rule lives there, once.
+//! - [`Policy`] sets slot length, lead time, hold time and limits.
+//! - [`Clock`] tells the time: [`SystemClock`], or [`ManualClock`] in tests.
+//! - [`Error`] names every refusal with a stable [`Error::code`].
+//!
+//! # Time
+//!
+//! Instants are `DateTime<Utc>`. A slot is `[start, start + slot_length)` and
+//! starts on a multiple of the slot length counted from the Unix epoch. An
+//! availability window snaps inward to that grid ([`normalize`]).
+//!
+//! # Reservations
+//!
+//! A hold lasts [`Policy::hold_ttl`] and expires at the instant `now >=
+//! expires_at`, whether or not anything has swept it: expiry is derived at read
+//! time ([`Reservation::status_at`]), so a restart loses nothing.
+//!
+//! # Features
+//!
+//! - `tokio`: [`spawn_sweeper`], a background task that tidies due holds.
+//! - `testkit`: [`testkit::run_conformance`], the suite every backend must pass.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod clock;
+mod codec;
+mod cursor;
+mod error;
+mod grid;
+mod ids;
+mod model;
+mod policy;
+mod scheduler;
+pub mod store;
+#[cfg(feature = "tokio")]
+mod sweeper;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{BoxError, Error, Result};
+pub use grid::{normalize, Grid, SlotSpan, SlotStart, TimeRange, Window};
+pub use ids::{ClientId, IdempotencyKey, ProviderId, ReservationId, SlotId, MAX_USER_ID_LEN};
+pub use model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
+pub use policy::{Policy, PolicyBuilder};
+pub use scheduler::{ListQuery, Scheduler};
+pub use store::Store;
+#[cfg(feature = "tokio")]
+pub use sweeper::{spawn_sweeper, SweepReport, SweeperConfig};

@@ -1,0 +1,399 @@
+//! The scheduling service: every rule of the design, enforced once, over any store.
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::cursor;
+use crate::error::{Error, Result};
+use crate::grid::{normalize, TimeRange, Window};
+use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId, SlotId};
+use crate::model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
+use crate::policy::Policy;
+use crate::store::{HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store};
+
+/// A listing request: a time range, an optional page size and an optional cursor.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use scheduler_core::{ListQuery, TimeRange};
+///
+/// let range = TimeRange::new(
+///     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap(),
+///     Utc.with_ymd_and_hms(2030, 2, 1, 0, 0, 0).unwrap(),
+/// ).unwrap();
+/// let query = ListQuery::new(range).limit(20);
+/// assert_eq!(query.range, range);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Items whose slot starts in `[from, to)`.
+    pub range: TimeRange,
+    /// Page size; the policy's default when `None`.
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// The first page over `range`, of the default size.
+    pub fn new(range: TimeRange) -> Self {
+        Self { range, limit: None, cursor: None }
+    }
+
+    /// A query over all time.
+    pub fn all() -> Self {
+        Self::new(TimeRange::all())
+    }
+
+    /// Sets the page size.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Resumes after the page that returned `cursor`.
+    pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+}
+
+/// The service applications call: availability, listings and the reservation lifecycle.
+///
+/// Generic over its [`Store`] and [`Clock`]; it reads the clock once per
+/// operation and hands that instant to the store.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use chrono::{TimeDelta, TimeZone, Utc};
+/// use scheduler_core::*;
+/// use scheduler_memory::MemoryStore;
+///
+/// let clock = ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 8, 0, 0).unwrap());
+/// let scheduler = Scheduler::new(MemoryStore::default(), clock.clone(), Policy::default());
+/// let provider = ProviderId::new("dr-who").unwrap();
+/// let client = ClientId::new("amy").unwrap();
+///
+/// let window = Window::new(
+///     Utc.with_ymd_and_hms(2030, 1, 2, 9, 0, 0).unwrap(),
+///     Utc.with_ymd_and_hms(2030, 1, 2, 12, 0, 0).unwrap(),
+/// ).unwrap();
+/// scheduler.add_availability(&provider, &[window]).await.unwrap();
+///
+/// let page = scheduler.list_slots(&provider, ListQuery::all()).await.unwrap();
+/// let held = scheduler.reserve(&page.items[4].id, &client, None).await.unwrap();
+/// assert_eq!(held.status, ReservationStatus::Held);
+///
+/// clock.advance(TimeDelta::minutes(29));
+/// let booked = scheduler.confirm(held.id, &client).await.unwrap();
+/// assert_eq!(booked.status, ReservationStatus::Confirmed);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct Scheduler<S, C> {
+    store: S,
+    clock: C,
+    policy: Policy,
+}
+
+impl<S: Store, C: Clock> Scheduler<S, C> {
+    /// A scheduler over `store`, telling time by `clock`, applying `policy`.
+    pub fn new(store: S, clock: C, policy: Policy) -> Self {
+        Self { store, clock, policy }
+    }
+
+    /// The rules in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The store, for backend-specific operations.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// Publishes `windows` as `provider`'s availability.
+    ///
+    /// Each window is normalized (see [`normalize`](crate::normalize)); if any
+    /// is refused, nothing is added and the error names its index. Slots are a
+    /// set: repeats and overlaps change nothing. Returns the slots that are new.
+    pub async fn add_availability(&self, provider: &ProviderId, windows: &[Window]) -> Result<AddedSlots> {
+        let now = self.clock.now();
+        let mut starts = Vec::new();
+        for (index, window) in windows.iter().enumerate() {
+            starts.extend(normalize(&self.policy, window, index, now)?.starts());
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        if starts.is_empty() {
+            return Ok(AddedSlots { added: Vec::new() });
+        }
+        let added = self.store.add_slots(provider, &starts).await?;
+        Ok(AddedSlots { added: added.into_iter().map(|start| self.slot(provider, start)).collect() })
+    }
+
+    /// Removes `provider`'s free slots that start in `range`. Held and booked
+    /// slots stay, and come back as conflicts with their reservations.
+    pub async fn withdraw_availability(&self, provider: &ProviderId, range: TimeRange) -> Result<Withdrawal> {
+        let now = self.clock.now();
+        let Some(bounds) = self.bounds(range.from(), range.to()) else {
+            return Ok(Withdrawal { removed: Vec::new(), conflicts: Vec::new() });
+        };
+        let outcome = self.store.withdraw_slots(provider, bounds, now).await?;
+        Ok(Withdrawal {
+            removed: outcome.removed.into_iter().map(|start| self.slot(provider, start)).collect(),
+            conflicts: outcome.conflicts.into_iter().map(|r| r.observed_at(now)).collect(),
+        })
+    }
+
+    /// `provider`'s reservable slots starting in the query's range: at least the
+    /// minimum lead after now, neither booked nor under an unexpired hold; in
+    /// order of start, one page at a time.
+    pub async fn list_slots(&self, provider: &ProviderId, query: ListQuery) -> Result<Page<Slot>> {
+        let now = self.clock.now();
+        let limit = self.policy.page_size(query.limit)? as usize;
+        let mut from = query.range.from().max(self.earliest_reservable(now));
+        if let Some(cursor) = &query.cursor {
+            let after = cursor::parse_slot(cursor, self.policy.grid())?;
+            match after.next(self.policy.grid()) {
+                Some(next) => from = from.max(next.instant()),
+                None => return Ok(Page { items: Vec::new(), next_cursor: None }),
+            }
+        }
+        let Some(bounds) = self.bounds(from, query.range.to()) else {
+            return Ok(Page { items: Vec::new(), next_cursor: None });
+        };
+        let mut starts = self.store.free_slots(provider, bounds, limit + 1, now).await?;
+        let next_cursor = if starts.len() > limit {
+            starts.truncate(limit);
+            starts.last().and_then(|&t| self.policy.grid().slot_at(t)).map(cursor::after_slot)
+        } else {
+            None
+        };
+        let items = starts.into_iter().map(|start| self.slot(provider, start)).collect();
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Places a hold on the slot for `client`, lasting the policy's hold time.
+    ///
+    /// With an idempotency `key`, a repeat of the same request returns the
+    /// original reservation (as it stands now), and the same key for another
+    /// slot is an [`Error::IdempotencyConflict`].
+    pub async fn reserve(&self, slot: &SlotId, client: &ClientId, key: Option<&IdempotencyKey>) -> Result<Reservation> {
+        let now = self.clock.now();
+        if let Some(key) = key
+            && let Some(original) = self.store.reservation_by_key(client, key).await?
+        {
+            return replay(original, slot, key, now);
+        }
+        let start = self
+            .policy
+            .grid()
+            .slot_at(slot.start())
+            .ok_or_else(|| Error::SlotNotFound { slot: slot.clone() })?;
+        self.check_lead_time(slot, now)?;
+        let reservation = Reservation {
+            id: ReservationId::generate(),
+            slot_id: slot.clone(),
+            provider_id: slot.provider().clone(),
+            client_id: client.clone(),
+            start: start.instant(),
+            end: self.policy.grid().end_of(start),
+            status: ReservationStatus::Held,
+            created_at: now,
+            expires_at: now + self.policy.hold_ttl(),
+            confirmed_at: None,
+        };
+        let request = HoldRequest { reservation: &reservation, slot: start, key };
+        match self.store.hold(request, now).await? {
+            HoldOutcome::Held(held) => Ok(held),
+            HoldOutcome::NoSuchSlot => Err(Error::SlotNotFound { slot: slot.clone() }),
+            HoldOutcome::SlotTaken => Err(Error::SlotUnavailable { slot: slot.clone() }),
+            HoldOutcome::KeyUsed(original) => replay(original, slot, key.expect("a key was sent"), now),
+        }
+    }
+
+    /// Confirms `client`'s hold while it is unexpired (`now < expires_at`).
+    /// Confirming a confirmed reservation returns it unchanged.
+    pub async fn confirm(&self, id: ReservationId, client: &ClientId) -> Result<Reservation> {
+        let now = self.clock.now();
+        let reservation = self.party_reservation(id, &Actor::Client(client.clone())).await?;
+        if reservation.status_at(now) != ReservationStatus::Held {
+            return settled(reservation, now, ReservationStatus::Confirmed);
+        }
+        match self.store.confirm(id, now).await? {
+            Some(confirmed) => Ok(confirmed),
+            None => self.after_lost_race(id, now, ReservationStatus::Confirmed).await,
+        }
+    }
+
+    /// Cancels a held or confirmed reservation, by its client or its slot's
+    /// provider; the slot is free at once. Cancelling again returns it unchanged.
+    pub async fn cancel(&self, id: ReservationId, actor: &Actor) -> Result<Reservation> {
+        let now = self.clock.now();
+        let reservation = self.party_reservation(id, actor).await?;
+        if !reservation.is_live_at(now) {
+            return settled(reservation, now, ReservationStatus::Cancelled);
+        }
+        match self.store.cancel(id, now).await? {
+            Some(cancelled) => Ok(cancelled),
+            None => self.after_lost_race(id, now, ReservationStatus::Cancelled).await,
+        }
+    }
+
+    /// The reservation, as it stands now, for its client or its slot's provider.
+    pub async fn reservation(&self, id: ReservationId, actor: &Actor) -> Result<Reservation> {
+        let now = self.clock.now();
+        Ok(self.party_reservation(id, actor).await?.observed_at(now))
+    }
+
+    /// `provider`'s reservations whose slots start in the query's range, every
+    /// status included, ordered by start.
+    pub async fn provider_reservations(&self, provider: &ProviderId, query: ListQuery) -> Result<Page<Reservation>> {
+        let now = self.clock.now();
+        let Some(page) = self.reservation_page(&query)? else {
+            return Ok(Page { items: Vec::new(), next_cursor: None });
+        };
+        let found = self.store.provider_reservations(provider, page).await?;
+        Ok(self.reservations_page(found, page.limit, now))
+    }
+
+    /// `client`'s reservations whose slots start in the query's range, every
+    /// status included, ordered by start.
+    pub async fn client_reservations(&self, client: &ClientId, query: ListQuery) -> Result<Page<Reservation>> {
+        let now = self.clock.now();
+        let Some(page) = self.reservation_page(&query)? else {
+            return Ok(Page { items: Vec::new(), next_cursor: None });
+        };
+        let found = self.store.client_reservations(client, page).await?;
+        Ok(self.reservations_page(found, page.limit, now))
+    }
+
+    /// Marks up to `batch` due holds as expired in storage; returns how many.
+    ///
+    /// Only tidies: a due hold already reads as expired everywhere.
+    pub async fn expire_due(&self, batch: usize) -> Result<u64> {
+        let now = self.clock.now();
+        self.store.expire_due(now, batch).await
+    }
+
+    /// The minimum-lead rule: a slot may be reserved while `start - now >= min_lead`.
+    fn check_lead_time(&self, slot: &SlotId, now: DateTime<Utc>) -> Result<()> {
+        if slot.start() < self.earliest_reservable(now) {
+            return Err(Error::LeadTime {
+                slot: slot.clone(),
+                start: slot.start(),
+                now,
+                min_lead: self.policy.min_lead(),
+            });
+        }
+        Ok(())
+    }
+
+    fn earliest_reservable(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.checked_add_signed(self.policy.min_lead()).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// The grid-aligned bounds of starts in `[from, to)`, or `None` if there are none.
+    fn bounds(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Option<SlotBounds> {
+        let grid = self.policy.grid();
+        // For starts on the grid, `start < to` exactly when `start < ceil(to)`.
+        let from = grid.ceil(from)?;
+        let to = grid.ceil(to).or_else(|| grid.floor(to))?;
+        (from < to).then_some(SlotBounds { from, to })
+    }
+
+    fn slot(&self, provider: &ProviderId, start: DateTime<Utc>) -> Slot {
+        Slot {
+            id: SlotId::new(provider.clone(), start),
+            provider_id: provider.clone(),
+            start,
+            end: start + self.policy.slot_length(),
+        }
+    }
+
+    async fn party_reservation(&self, id: ReservationId, actor: &Actor) -> Result<Reservation> {
+        let reservation = self
+            .store
+            .reservation(id)
+            .await?
+            .ok_or(Error::ReservationNotFound { reservation: id })?;
+        if !actor.is_party_to(&reservation) {
+            return Err(Error::Forbidden { reservation: id });
+        }
+        Ok(reservation)
+    }
+
+    /// A conditional update matched nothing: another writer got there first, so
+    /// the reservation is read again and judged as it now stands.
+    async fn after_lost_race(&self, id: ReservationId, now: DateTime<Utc>, goal: ReservationStatus) -> Result<Reservation> {
+        let reservation = self
+            .store
+            .reservation(id)
+            .await?
+            .ok_or(Error::ReservationNotFound { reservation: id })?;
+        settled(reservation, now, goal)
+    }
+
+    fn reservation_page(&self, query: &ListQuery) -> Result<Option<ReservationPage>> {
+        let limit = self.policy.page_size(query.limit)? as usize;
+        let after = match &query.cursor {
+            Some(text) => Some(cursor::parse_reservation(text, self.policy.grid())?),
+            None => None,
+        };
+        Ok(self
+            .bounds(query.range.from(), query.range.to())
+            .map(|bounds| ReservationPage { bounds, after, limit: limit + 1 }))
+    }
+
+    fn reservations_page(&self, mut found: Vec<Reservation>, asked: usize, now: DateTime<Utc>) -> Page<Reservation> {
+        let limit = asked - 1;
+        let next_cursor = if found.len() > limit {
+            found.truncate(limit);
+            found.last().and_then(|r| {
+                let start = self.policy.grid().slot_at(r.start)?;
+                Some(cursor::after_reservation(start, r.id))
+            })
+        } else {
+            None
+        };
+        Page { items: found.into_iter().map(|r| r.observed_at(now)).collect(), next_cursor }
+    }
+}
+
+/// Idempotent replay: the key's original reservation if it was for this slot.
+fn replay(original: Reservation, slot: &SlotId, key: &IdempotencyKey, now: DateTime<Utc>) -> Result<Reservation> {
+    if original.slot_id == *slot {
+        Ok(original.observed_at(now))
+    } else {
+        Err(Error::IdempotencyConflict {
+            key: key.as_str().to_owned(),
+            original_slot: original.slot_id,
+            reservation: original.id,
+        })
+    }
+}
+
+/// The answer for a reservation that can no longer move: already at `goal`
+/// (returned unchanged, making the operation idempotent), or the refusal.
+fn settled(reservation: Reservation, now: DateTime<Utc>, goal: ReservationStatus) -> Result<Reservation> {
+    let id = reservation.id;
+    match reservation.status_at(now) {
+        status if status == goal => Ok(reservation.observed_at(now)),
+        ReservationStatus::Cancelled => Err(Error::Cancelled { reservation: id }),
+        ReservationStatus::Expired => Err(Error::HoldExpired { reservation: id, expired_at: reservation.expires_at }),
+        // Still movable: the store refused a change the rules allow, which only
+        // a broken backend does.
+        status @ (ReservationStatus::Held | ReservationStatus::Confirmed) => Err(Error::storage(format!(
+            "the store refused to make reservation {id} {} although it is {}",
+            goal.as_str(),
+            status.as_str()
+        ))),
+    }
+}
+

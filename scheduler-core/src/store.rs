@@ -1,0 +1,131 @@
+//! The storage contract: atomic primitives that every backend implements.
+//!
+//! A store keeps facts and applies conditions atomically; it never decides
+//! policy and never reads a clock. Every method that depends on time takes
+//! `now` from the [`Scheduler`](crate::Scheduler), which reads its clock once
+//! per operation. Rules (lead time, ownership, windows) live in the scheduler.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::error::Result;
+use crate::grid::SlotStart;
+use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId};
+use crate::model::Reservation;
+
+/// A half-open span of slot starts `[from, to)`, both on the grid.
+///
+/// `from >= to` is an empty span; the scheduler does not send one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotBounds {
+    /// First start included.
+    pub from: SlotStart,
+    /// First start excluded.
+    pub to: SlotStart,
+}
+
+/// A page request over reservations, ordered by `(start, id)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservationPage {
+    /// The reservations' slot starts must lie in these bounds.
+    pub bounds: SlotBounds,
+    /// Only reservations strictly after this `(start, id)` position.
+    pub after: Option<(SlotStart, ReservationId)>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// A new hold for a store to take if the slot is free.
+#[derive(Debug, Clone, Copy)]
+pub struct HoldRequest<'a> {
+    /// The reservation to insert, complete and with status `held`.
+    pub reservation: &'a Reservation,
+    /// The slot's start, which is the reservation's start.
+    pub slot: SlotStart,
+    /// The client's idempotency key, if they sent one.
+    pub key: Option<&'a IdempotencyKey>,
+}
+
+/// What [`Store::hold`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HoldOutcome {
+    /// The hold was taken; the stored reservation.
+    Held(Reservation),
+    /// The provider has no slot at that start.
+    NoSuchSlot,
+    /// The slot has a confirmed reservation or an unexpired hold.
+    SlotTaken,
+    /// The client already used the idempotency key; the reservation it belongs to.
+    KeyUsed(Reservation),
+}
+
+/// What [`Store::withdraw_slots`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreWithdrawal {
+    /// Starts of the free slots removed, ascending.
+    pub removed: Vec<DateTime<Utc>>,
+    /// Live reservations whose slots were kept, ascending by start.
+    pub conflicts: Vec<Reservation>,
+}
+
+/// Persistent state of slots and reservations, as atomic primitives.
+///
+/// A slot is *free at `now`* when no reservation on it is confirmed or held
+/// with `expires_at > now`. Reservations are returned as stored: deriving the
+/// status a reader sees is the scheduler's job. Every method must be safe to
+/// call concurrently from many tasks and, for shared databases, many processes.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Adds `starts` (ascending, distinct) as slots of `provider`, leaving
+    /// existing slots and their reservations untouched. Returns the starts that
+    /// were not there before, ascending.
+    async fn add_slots(&self, provider: &ProviderId, starts: &[SlotStart]) -> Result<Vec<DateTime<Utc>>>;
+
+    /// In one atomic step, removes `provider`'s slots in `bounds` that are free
+    /// at `now` and reports the live reservations on the others.
+    async fn withdraw_slots(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        now: DateTime<Utc>,
+    ) -> Result<StoreWithdrawal>;
+
+    /// Starts of `provider`'s slots in `bounds` that are free at `now`,
+    /// ascending, at most `limit`. Cost grows with the page, not the calendar.
+    async fn free_slots(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>>;
+
+    /// In one atomic step: if the client already used `request.key`, report
+    /// that reservation; else if the slot does not exist or is not free at
+    /// `now`, say so; else insert the reservation.
+    async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome>;
+
+    /// The reservation with this id.
+    async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>>;
+
+    /// The reservation `client` made with `key`.
+    async fn reservation_by_key(&self, client: &ClientId, key: &IdempotencyKey) -> Result<Option<Reservation>>;
+
+    /// If the reservation is held with `expires_at > now`, marks it confirmed at
+    /// `now` and returns it; otherwise changes nothing and returns `None`.
+    async fn confirm(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>>;
+
+    /// If the reservation is confirmed, or held with `expires_at > now`, marks
+    /// it cancelled and returns it, freeing its slot; otherwise returns `None`.
+    async fn cancel(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>>;
+
+    /// Marks up to `batch` holds with `expires_at <= now` as expired; returns
+    /// how many. Safe to run from many processes at once.
+    async fn expire_due(&self, now: DateTime<Utc>, batch: usize) -> Result<u64>;
+
+    /// `provider`'s reservations in the page's bounds, ordered by `(start, id)`.
+    async fn provider_reservations(&self, provider: &ProviderId, page: ReservationPage) -> Result<Vec<Reservation>>;
+
+    /// `client`'s reservations in the page's bounds, ordered by `(start, id)`.
+    async fn client_reservations(&self, client: &ClientId, page: ReservationPage) -> Result<Vec<Reservation>>;
+}
