@@ -54,7 +54,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `start`.
     pub fn new(start: DateTime<Utc>) -> Self {
-        Self { now: Arc::new(Mutex::new(start)) }
+        Self {
+            now: Arc::new(Mutex::new(start)),
+        }
     }
 
     /// Moves the clock to `instant` (backwards too: tests may need it).
@@ -65,11 +67,13 @@ impl ManualClock {
     /// Moves the clock by `delta`, saturating at the ends of `DateTime`'s range.
     pub fn advance(&self, delta: TimeDelta) {
         let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        *now = now.checked_add_signed(delta).unwrap_or(if delta < TimeDelta::zero() {
-            DateTime::<Utc>::MIN_UTC
-        } else {
-            DateTime::<Utc>::MAX_UTC
-        });
+        *now = now
+            .checked_add_signed(delta)
+            .unwrap_or(if delta < TimeDelta::zero() {
+                DateTime::<Utc>::MIN_UTC
+            } else {
+                DateTime::<Utc>::MAX_UTC
+            });
     }
 }
 

@@ -9,7 +9,11 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub(crate) fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -82,6 +86,10 @@ mod tests {
         assert_eq!(decode("Zm9v+g"), None);
         assert_eq!(decode("Z"), None);
         assert_eq!(decode("Zm9vYh"), None, "trailing bits set");
-        assert_eq!(decode("Zm9vYg="), None, "padding is not part of the alphabet");
+        assert_eq!(
+            decode("Zm9vYg="),
+            None,
+            "padding is not part of the alphabet"
+        );
     }
 }

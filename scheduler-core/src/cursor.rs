@@ -62,10 +62,15 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_do_not_cross_listings() {
         let grid = Policy::default().grid();
-        let start = grid.slot_at(DateTime::from_timestamp(1_900_000_800, 0).unwrap()).unwrap();
+        let start = grid
+            .slot_at(DateTime::from_timestamp(1_900_000_800, 0).unwrap())
+            .unwrap();
         let id = ReservationId::generate();
         assert_eq!(parse_slot(&after_slot(start), grid).unwrap(), start);
-        assert_eq!(parse_reservation(&after_reservation(start, id), grid).unwrap(), (start, id));
+        assert_eq!(
+            parse_reservation(&after_reservation(start, id), grid).unwrap(),
+            (start, id)
+        );
         assert!(parse_slot(&after_reservation(start, id), grid).is_err());
         assert!(parse_reservation(&after_slot(start), grid).is_err());
         assert!(parse_slot("garbage!", grid).is_err());

@@ -23,7 +23,9 @@ impl Grid {
         if !whole_minutes || DAY_SECONDS % secs != 0 {
             return Err(Error::InvalidPolicy {
                 field: "slot_length",
-                rule: format!("must be a whole number of minutes that divides 24h, got {slot_length}"),
+                rule: format!(
+                    "must be a whole number of minutes that divides 24h, got {slot_length}"
+                ),
             });
         }
         Ok(Self { length: secs })
@@ -45,7 +47,8 @@ impl Grid {
     /// assert!(grid.slot_at(Utc.with_ymd_and_hms(2030, 1, 1, 9, 46, 0).unwrap()).is_none());
     /// ```
     pub fn slot_at(&self, instant: DateTime<Utc>) -> Option<SlotStart> {
-        let on_grid = instant.timestamp_subsec_nanos() == 0 && instant.timestamp().rem_euclid(self.length) == 0;
+        let on_grid = instant.timestamp_subsec_nanos() == 0
+            && instant.timestamp().rem_euclid(self.length) == 0;
         on_grid.then_some(SlotStart(instant))
     }
 
@@ -172,7 +175,10 @@ impl TimeRange {
 
     /// All of time that `DateTime<Utc>` can express.
     pub fn all() -> Self {
-        Self { from: DateTime::<Utc>::MIN_UTC, to: DateTime::<Utc>::MAX_UTC }
+        Self {
+            from: DateTime::<Utc>::MIN_UTC,
+            to: DateTime::<Utc>::MAX_UTC,
+        }
     }
 
     /// Start (inclusive).
@@ -219,7 +225,9 @@ impl SlotSpan {
     pub fn starts(&self) -> impl Iterator<Item = SlotStart> + '_ {
         let step = self.grid.length;
         let first = self.first.timestamp();
-        (0..self.count as i64).map(move |i| SlotStart(DateTime::from_timestamp(first + i * step, 0).expect("inside the span")))
+        (0..self.count as i64).map(move |i| {
+            SlotStart(DateTime::from_timestamp(first + i * step, 0).expect("inside the span"))
+        })
     }
 }
 
@@ -244,17 +252,36 @@ impl SlotSpan {
 /// assert_eq!(span.first().instant(), Utc.with_ymd_and_hms(2030, 1, 2, 9, 15, 0).unwrap());
 /// assert_eq!(span.len(), 3);
 /// ```
-pub fn normalize(policy: &Policy, window: &Window, index: usize, now: DateTime<Utc>) -> Result<SlotSpan> {
+pub fn normalize(
+    policy: &Policy,
+    window: &Window,
+    index: usize,
+    now: DateTime<Utc>,
+) -> Result<SlotSpan> {
     let grid = policy.grid();
     if window.length() > policy.max_window() {
-        return Err(Error::WindowTooLong { index, length: window.length(), max: policy.max_window() });
+        return Err(Error::WindowTooLong {
+            index,
+            length: window.length(),
+            max: policy.max_window(),
+        });
     }
     if window.end <= now {
-        return Err(Error::WindowInPast { index, end: window.end, now });
+        return Err(Error::WindowInPast {
+            index,
+            end: window.end,
+            now,
+        });
     }
-    let horizon = now.checked_add_signed(policy.max_horizon()).unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let horizon = now
+        .checked_add_signed(policy.max_horizon())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
     if window.end > horizon {
-        return Err(Error::BeyondHorizon { index, end: window.end, horizon });
+        return Err(Error::BeyondHorizon {
+            index,
+            end: window.end,
+            horizon,
+        });
     }
     let empty = || Error::EmptyWindow {
         index,
@@ -268,7 +295,11 @@ pub fn normalize(policy: &Policy, window: &Window, index: usize, now: DateTime<U
     if count < 1 {
         return Err(empty());
     }
-    Ok(SlotSpan { first, count: count as usize, grid })
+    Ok(SlotSpan {
+        first,
+        count: count as usize,
+        grid,
+    })
 }
 
 #[cfg(test)]
@@ -313,8 +344,14 @@ mod tests {
     fn grid_before_the_epoch() {
         let grid = Policy::default().grid();
         let t = Utc.with_ymd_and_hms(1969, 12, 31, 23, 50, 0).unwrap();
-        assert_eq!(grid.floor(t).unwrap().instant(), Utc.with_ymd_and_hms(1969, 12, 31, 23, 45, 0).unwrap());
-        assert_eq!(grid.ceil(t).unwrap().instant(), Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            grid.floor(t).unwrap().instant(),
+            Utc.with_ymd_and_hms(1969, 12, 31, 23, 45, 0).unwrap()
+        );
+        assert_eq!(
+            grid.ceil(t).unwrap().instant(),
+            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap()
+        );
     }
 
     #[test]
@@ -330,9 +367,15 @@ mod tests {
     #[test]
     fn a_window_one_nanosecond_short_of_a_slot_is_empty() {
         let end = at(9, 15, 0) - TimeDelta::nanoseconds(1);
-        assert!(matches!(span(at(9, 0, 0), end), Err(Error::EmptyWindow { .. })));
+        assert!(matches!(
+            span(at(9, 0, 0), end),
+            Err(Error::EmptyWindow { .. })
+        ));
         assert_eq!(span(at(9, 0, 0), at(9, 15, 0)).unwrap().len(), 1);
         let late_start = at(9, 0, 0) + TimeDelta::nanoseconds(1);
-        assert!(matches!(span(late_start, at(9, 15, 0)), Err(Error::EmptyWindow { .. })));
+        assert!(matches!(
+            span(late_start, at(9, 15, 0)),
+            Err(Error::EmptyWindow { .. })
+        ));
     }
 }

@@ -23,7 +23,10 @@ fn check_user_id(field: &'static str, value: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidId { field, rule: USER_ID_RULE })
+        Err(Error::InvalidId {
+            field,
+            rule: USER_ID_RULE,
+        })
     }
 }
 
@@ -203,7 +206,10 @@ const SLOT_ID_RULE: &str = "must be a slot id issued by this service";
 impl FromStr for SlotId {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let invalid = || Error::InvalidId { field: "slotId", rule: SLOT_ID_RULE };
+        let invalid = || Error::InvalidId {
+            field: "slotId",
+            rule: SLOT_ID_RULE,
+        };
         let bytes = codec::decode(s).ok_or_else(invalid)?;
         if bytes.len() < 9 {
             return Err(invalid());
@@ -323,7 +329,13 @@ mod tests {
     fn user_id_length_boundary() {
         assert!(ProviderId::new("a".repeat(128)).is_ok());
         let err = ProviderId::new("a".repeat(129)).unwrap_err();
-        assert!(matches!(err, Error::InvalidId { field: "providerId", .. }));
+        assert!(matches!(
+            err,
+            Error::InvalidId {
+                field: "providerId",
+                ..
+            }
+        ));
         assert!(ClientId::new("").is_err());
     }
 
@@ -332,7 +344,16 @@ mod tests {
         assert!(ClientId::new("Az09-_.@:").is_ok());
         for bad in ["a/b", "a b", "é", "a%2F", "a\0", "../x", "a'--"] {
             let err = ClientId::new(bad).unwrap_err();
-            assert!(matches!(err, Error::InvalidId { field: "clientId", .. }), "{bad}");
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidId {
+                        field: "clientId",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
         }
     }
 
@@ -345,13 +366,30 @@ mod tests {
 
     #[test]
     fn slot_id_round_trips_and_rejects_forgeries() {
-        let id = SlotId::new(ProviderId::new("dr:who@x").unwrap(), DateTime::from_timestamp(-900, 0).unwrap());
+        let id = SlotId::new(
+            ProviderId::new("dr:who@x").unwrap(),
+            DateTime::from_timestamp(-900, 0).unwrap(),
+        );
         assert_eq!(id.to_string().parse::<SlotId>().unwrap(), id);
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(serde_json::from_str::<SlotId>(&json).unwrap(), id);
-        for bad in ["", "AAAA", "not base64!", &codec::encode(b"\0\0\0\0\0\0\0\0bad id")] {
+        for bad in [
+            "",
+            "AAAA",
+            "not base64!",
+            &codec::encode(b"\0\0\0\0\0\0\0\0bad id"),
+        ] {
             let err = bad.parse::<SlotId>().unwrap_err();
-            assert!(matches!(err, Error::InvalidId { field: "slotId", .. }), "{bad}");
+            assert!(
+                matches!(
+                    err,
+                    Error::InvalidId {
+                        field: "slotId",
+                        ..
+                    }
+                ),
+                "{bad}"
+            );
         }
     }
 

@@ -47,11 +47,11 @@ pub mod testkit;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, Result};
-pub use grid::{normalize, Grid, SlotSpan, SlotStart, TimeRange, Window};
-pub use ids::{ClientId, IdempotencyKey, ProviderId, ReservationId, SlotId, MAX_USER_ID_LEN};
+pub use grid::{Grid, SlotSpan, SlotStart, TimeRange, Window, normalize};
+pub use ids::{ClientId, IdempotencyKey, MAX_USER_ID_LEN, ProviderId, ReservationId, SlotId};
 pub use model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
 pub use policy::{Policy, PolicyBuilder};
 pub use scheduler::{ListQuery, Scheduler};
 pub use store::Store;
 #[cfg(feature = "tokio")]
-pub use sweeper::{spawn_sweeper, SweepReport, SweeperConfig};
+pub use sweeper::{SweepReport, SweeperConfig, spawn_sweeper};

@@ -94,7 +94,10 @@ impl Reservation {
 
     /// Whether the reservation occupies its slot at `now` (confirmed, or held and unexpired).
     pub fn is_live_at(&self, now: DateTime<Utc>) -> bool {
-        matches!(self.status_at(now), ReservationStatus::Held | ReservationStatus::Confirmed)
+        matches!(
+            self.status_at(now),
+            ReservationStatus::Held | ReservationStatus::Confirmed
+        )
     }
 
     /// The reservation as seen at `now`, with its status derived.

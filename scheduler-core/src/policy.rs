@@ -32,7 +32,9 @@ impl Default for Policy {
     /// 15-minute slots, 24 h lead, 30 min holds, 31-day windows, a 365-day
     /// horizon, pages of 50 and at most 500.
     fn default() -> Self {
-        PolicyBuilder::default().build().expect("the default policy is valid")
+        PolicyBuilder::default()
+            .build()
+            .expect("the default policy is valid")
     }
 }
 
@@ -87,7 +89,10 @@ impl Policy {
         match limit {
             None => Ok(self.default_page),
             Some(limit) if (1..=self.max_page).contains(&limit) => Ok(limit),
-            Some(limit) => Err(Error::InvalidLimit { limit, max: self.max_page }),
+            Some(limit) => Err(Error::InvalidLimit {
+                limit,
+                max: self.max_page,
+            }),
         }
     }
 }
@@ -183,12 +188,18 @@ impl PolicyBuilder {
         check_duration("max_window", self.max_window, slot)?;
         check_duration("max_horizon", self.max_horizon, slot)?;
         if self.max_page == 0 {
-            return Err(Error::InvalidPolicy { field: "max_page", rule: "must be at least 1".into() });
+            return Err(Error::InvalidPolicy {
+                field: "max_page",
+                rule: "must be at least 1".into(),
+            });
         }
         if !(1..=self.max_page).contains(&self.default_page) {
             return Err(Error::InvalidPolicy {
                 field: "default_page",
-                rule: format!("must be between 1 and max_page ({}), got {}", self.max_page, self.default_page),
+                rule: format!(
+                    "must be between 1 and max_page ({}), got {}",
+                    self.max_page, self.default_page
+                ),
             });
         }
         Ok(Policy {
@@ -228,23 +239,70 @@ mod tests {
     #[test]
     fn every_invalid_setting_is_an_error_naming_it() {
         let b = Policy::builder;
-        assert_eq!(field_of(b().slot_length(TimeDelta::minutes(7)).build().unwrap_err()), "slot_length");
-        assert_eq!(field_of(b().slot_length(TimeDelta::seconds(90)).build().unwrap_err()), "slot_length");
-        assert_eq!(field_of(b().slot_length(TimeDelta::zero()).build().unwrap_err()), "slot_length");
-        assert_eq!(field_of(b().min_lead(TimeDelta::seconds(-1)).build().unwrap_err()), "min_lead");
-        assert_eq!(field_of(b().hold_ttl(TimeDelta::zero()).build().unwrap_err()), "hold_ttl");
-        assert_eq!(field_of(b().max_window(TimeDelta::minutes(14)).build().unwrap_err()), "max_window");
-        assert_eq!(field_of(b().max_horizon(TimeDelta::days(40_000)).build().unwrap_err()), "max_horizon");
+        assert_eq!(
+            field_of(b().slot_length(TimeDelta::minutes(7)).build().unwrap_err()),
+            "slot_length"
+        );
+        assert_eq!(
+            field_of(b().slot_length(TimeDelta::seconds(90)).build().unwrap_err()),
+            "slot_length"
+        );
+        assert_eq!(
+            field_of(b().slot_length(TimeDelta::zero()).build().unwrap_err()),
+            "slot_length"
+        );
+        assert_eq!(
+            field_of(b().min_lead(TimeDelta::seconds(-1)).build().unwrap_err()),
+            "min_lead"
+        );
+        assert_eq!(
+            field_of(b().hold_ttl(TimeDelta::zero()).build().unwrap_err()),
+            "hold_ttl"
+        );
+        assert_eq!(
+            field_of(b().max_window(TimeDelta::minutes(14)).build().unwrap_err()),
+            "max_window"
+        );
+        assert_eq!(
+            field_of(
+                b().max_horizon(TimeDelta::days(40_000))
+                    .build()
+                    .unwrap_err()
+            ),
+            "max_horizon"
+        );
         assert_eq!(field_of(b().max_page(0).build().unwrap_err()), "max_page");
-        assert_eq!(field_of(b().default_page(501).build().unwrap_err()), "default_page");
-        assert_eq!(field_of(b().default_page(0).build().unwrap_err()), "default_page");
+        assert_eq!(
+            field_of(b().default_page(501).build().unwrap_err()),
+            "default_page"
+        );
+        assert_eq!(
+            field_of(b().default_page(0).build().unwrap_err()),
+            "default_page"
+        );
     }
 
     #[test]
     fn accepts_the_edges() {
-        assert!(Policy::builder().slot_length(TimeDelta::hours(24)).max_window(TimeDelta::hours(24)).build().is_ok());
-        assert!(Policy::builder().slot_length(TimeDelta::minutes(1)).build().is_ok());
-        assert!(Policy::builder().min_lead(TimeDelta::zero()).build().is_ok());
+        assert!(
+            Policy::builder()
+                .slot_length(TimeDelta::hours(24))
+                .max_window(TimeDelta::hours(24))
+                .build()
+                .is_ok()
+        );
+        assert!(
+            Policy::builder()
+                .slot_length(TimeDelta::minutes(1))
+                .build()
+                .is_ok()
+        );
+        assert!(
+            Policy::builder()
+                .min_lead(TimeDelta::zero())
+                .build()
+                .is_ok()
+        );
         assert!(Policy::builder().default_page(500).build().is_ok());
     }
 
@@ -254,7 +312,16 @@ mod tests {
         assert_eq!(p.page_size(None).unwrap(), 50);
         assert_eq!(p.page_size(Some(500)).unwrap(), 500);
         assert_eq!(p.page_size(Some(1)).unwrap(), 1);
-        assert!(matches!(p.page_size(Some(501)), Err(Error::InvalidLimit { limit: 501, max: 500 })));
-        assert!(matches!(p.page_size(Some(0)), Err(Error::InvalidLimit { limit: 0, .. })));
+        assert!(matches!(
+            p.page_size(Some(501)),
+            Err(Error::InvalidLimit {
+                limit: 501,
+                max: 500
+            })
+        ));
+        assert!(matches!(
+            p.page_size(Some(0)),
+            Err(Error::InvalidLimit { limit: 0, .. })
+        ));
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::clock::Clock;
 use crate::cursor;
 use crate::error::{Error, Result};
-use crate::grid::{normalize, TimeRange, Window};
+use crate::grid::{TimeRange, Window, normalize};
 use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId, SlotId};
 use crate::model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
 use crate::policy::Policy;
@@ -37,7 +37,11 @@ pub struct ListQuery {
 impl ListQuery {
     /// The first page over `range`, of the default size.
     pub fn new(range: TimeRange) -> Self {
-        Self { range, limit: None, cursor: None }
+        Self {
+            range,
+            limit: None,
+            cursor: None,
+        }
     }
 
     /// A query over all time.
@@ -99,7 +103,11 @@ pub struct Scheduler<S, C> {
 impl<S: Store, C: Clock> Scheduler<S, C> {
     /// A scheduler over `store`, telling time by `clock`, applying `policy`.
     pub fn new(store: S, clock: C, policy: Policy) -> Self {
-        Self { store, clock, policy }
+        Self {
+            store,
+            clock,
+            policy,
+        }
     }
 
     /// The rules in force.
@@ -117,12 +125,21 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         &self.clock
     }
 
+    /// Takes the store back.
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
     /// Publishes `windows` as `provider`'s availability.
     ///
     /// Each window is normalized (see [`normalize`](crate::normalize)); if any
     /// is refused, nothing is added and the error names its index. Slots are a
     /// set: repeats and overlaps change nothing. Returns the slots that are new.
-    pub async fn add_availability(&self, provider: &ProviderId, windows: &[Window]) -> Result<AddedSlots> {
+    pub async fn add_availability(
+        &self,
+        provider: &ProviderId,
+        windows: &[Window],
+    ) -> Result<AddedSlots> {
         let now = self.clock.now();
         let mut starts = Vec::new();
         for (index, window) in windows.iter().enumerate() {
@@ -134,20 +151,40 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             return Ok(AddedSlots { added: Vec::new() });
         }
         let added = self.store.add_slots(provider, &starts).await?;
-        Ok(AddedSlots { added: added.into_iter().map(|start| self.slot(provider, start)).collect() })
+        Ok(AddedSlots {
+            added: added
+                .into_iter()
+                .map(|start| self.slot(provider, start))
+                .collect(),
+        })
     }
 
     /// Removes `provider`'s free slots that start in `range`. Held and booked
     /// slots stay, and come back as conflicts with their reservations.
-    pub async fn withdraw_availability(&self, provider: &ProviderId, range: TimeRange) -> Result<Withdrawal> {
+    pub async fn withdraw_availability(
+        &self,
+        provider: &ProviderId,
+        range: TimeRange,
+    ) -> Result<Withdrawal> {
         let now = self.clock.now();
         let Some(bounds) = self.bounds(range.from(), range.to()) else {
-            return Ok(Withdrawal { removed: Vec::new(), conflicts: Vec::new() });
+            return Ok(Withdrawal {
+                removed: Vec::new(),
+                conflicts: Vec::new(),
+            });
         };
         let outcome = self.store.withdraw_slots(provider, bounds, now).await?;
         Ok(Withdrawal {
-            removed: outcome.removed.into_iter().map(|start| self.slot(provider, start)).collect(),
-            conflicts: outcome.conflicts.into_iter().map(|r| r.observed_at(now)).collect(),
+            removed: outcome
+                .removed
+                .into_iter()
+                .map(|start| self.slot(provider, start))
+                .collect(),
+            conflicts: outcome
+                .conflicts
+                .into_iter()
+                .map(|r| r.observed_at(now))
+                .collect(),
         })
     }
 
@@ -162,20 +199,37 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             let after = cursor::parse_slot(cursor, self.policy.grid())?;
             match after.next(self.policy.grid()) {
                 Some(next) => from = from.max(next.instant()),
-                None => return Ok(Page { items: Vec::new(), next_cursor: None }),
+                None => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    });
+                }
             }
         }
         let Some(bounds) = self.bounds(from, query.range.to()) else {
-            return Ok(Page { items: Vec::new(), next_cursor: None });
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
         };
-        let mut starts = self.store.free_slots(provider, bounds, limit + 1, now).await?;
+        let mut starts = self
+            .store
+            .free_slots(provider, bounds, limit + 1, now)
+            .await?;
         let next_cursor = if starts.len() > limit {
             starts.truncate(limit);
-            starts.last().and_then(|&t| self.policy.grid().slot_at(t)).map(cursor::after_slot)
+            starts
+                .last()
+                .and_then(|&t| self.policy.grid().slot_at(t))
+                .map(cursor::after_slot)
         } else {
             None
         };
-        let items = starts.into_iter().map(|start| self.slot(provider, start)).collect();
+        let items = starts
+            .into_iter()
+            .map(|start| self.slot(provider, start))
+            .collect();
         Ok(Page { items, next_cursor })
     }
 
@@ -184,7 +238,12 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     /// With an idempotency `key`, a repeat of the same request returns the
     /// original reservation (as it stands now), and the same key for another
     /// slot is an [`Error::IdempotencyConflict`].
-    pub async fn reserve(&self, slot: &SlotId, client: &ClientId, key: Option<&IdempotencyKey>) -> Result<Reservation> {
+    pub async fn reserve(
+        &self,
+        slot: &SlotId,
+        client: &ClientId,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Reservation> {
         let now = self.clock.now();
         if let Some(key) = key
             && let Some(original) = self.store.reservation_by_key(client, key).await?
@@ -209,12 +268,18 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             expires_at: now + self.policy.hold_ttl(),
             confirmed_at: None,
         };
-        let request = HoldRequest { reservation: &reservation, slot: start, key };
+        let request = HoldRequest {
+            reservation: &reservation,
+            slot: start,
+            key,
+        };
         match self.store.hold(request, now).await? {
             HoldOutcome::Held(held) => Ok(held),
             HoldOutcome::NoSuchSlot => Err(Error::SlotNotFound { slot: slot.clone() }),
             HoldOutcome::SlotTaken => Err(Error::SlotUnavailable { slot: slot.clone() }),
-            HoldOutcome::KeyUsed(original) => replay(original, slot, key.expect("a key was sent"), now),
+            HoldOutcome::KeyUsed(original) => {
+                replay(original, slot, key.expect("a key was sent"), now)
+            }
         }
     }
 
@@ -222,13 +287,18 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     /// Confirming a confirmed reservation returns it unchanged.
     pub async fn confirm(&self, id: ReservationId, client: &ClientId) -> Result<Reservation> {
         let now = self.clock.now();
-        let reservation = self.party_reservation(id, &Actor::Client(client.clone())).await?;
+        let reservation = self
+            .party_reservation(id, &Actor::Client(client.clone()))
+            .await?;
         if reservation.status_at(now) != ReservationStatus::Held {
             return settled(reservation, now, ReservationStatus::Confirmed);
         }
         match self.store.confirm(id, now).await? {
             Some(confirmed) => Ok(confirmed),
-            None => self.after_lost_race(id, now, ReservationStatus::Confirmed).await,
+            None => {
+                self.after_lost_race(id, now, ReservationStatus::Confirmed)
+                    .await
+            }
         }
     }
 
@@ -242,7 +312,10 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         }
         match self.store.cancel(id, now).await? {
             Some(cancelled) => Ok(cancelled),
-            None => self.after_lost_race(id, now, ReservationStatus::Cancelled).await,
+            None => {
+                self.after_lost_race(id, now, ReservationStatus::Cancelled)
+                    .await
+            }
         }
     }
 
@@ -254,10 +327,17 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
 
     /// `provider`'s reservations whose slots start in the query's range, every
     /// status included, ordered by start.
-    pub async fn provider_reservations(&self, provider: &ProviderId, query: ListQuery) -> Result<Page<Reservation>> {
+    pub async fn provider_reservations(
+        &self,
+        provider: &ProviderId,
+        query: ListQuery,
+    ) -> Result<Page<Reservation>> {
         let now = self.clock.now();
         let Some(page) = self.reservation_page(&query)? else {
-            return Ok(Page { items: Vec::new(), next_cursor: None });
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
         };
         let found = self.store.provider_reservations(provider, page).await?;
         Ok(self.reservations_page(found, page.limit, now))
@@ -265,10 +345,17 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
 
     /// `client`'s reservations whose slots start in the query's range, every
     /// status included, ordered by start.
-    pub async fn client_reservations(&self, client: &ClientId, query: ListQuery) -> Result<Page<Reservation>> {
+    pub async fn client_reservations(
+        &self,
+        client: &ClientId,
+        query: ListQuery,
+    ) -> Result<Page<Reservation>> {
         let now = self.clock.now();
         let Some(page) = self.reservation_page(&query)? else {
-            return Ok(Page { items: Vec::new(), next_cursor: None });
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
         };
         let found = self.store.client_reservations(client, page).await?;
         Ok(self.reservations_page(found, page.limit, now))
@@ -296,7 +383,8 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     }
 
     fn earliest_reservable(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now.checked_add_signed(self.policy.min_lead()).unwrap_or(DateTime::<Utc>::MAX_UTC)
+        now.checked_add_signed(self.policy.min_lead())
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// The grid-aligned bounds of starts in `[from, to)`, or `None` if there are none.
@@ -331,7 +419,12 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
 
     /// A conditional update matched nothing: another writer got there first, so
     /// the reservation is read again and judged as it now stands.
-    async fn after_lost_race(&self, id: ReservationId, now: DateTime<Utc>, goal: ReservationStatus) -> Result<Reservation> {
+    async fn after_lost_race(
+        &self,
+        id: ReservationId,
+        now: DateTime<Utc>,
+        goal: ReservationStatus,
+    ) -> Result<Reservation> {
         let reservation = self
             .store
             .reservation(id)
@@ -348,10 +441,19 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         };
         Ok(self
             .bounds(query.range.from(), query.range.to())
-            .map(|bounds| ReservationPage { bounds, after, limit: limit + 1 }))
+            .map(|bounds| ReservationPage {
+                bounds,
+                after,
+                limit: limit + 1,
+            }))
     }
 
-    fn reservations_page(&self, mut found: Vec<Reservation>, asked: usize, now: DateTime<Utc>) -> Page<Reservation> {
+    fn reservations_page(
+        &self,
+        mut found: Vec<Reservation>,
+        asked: usize,
+        now: DateTime<Utc>,
+    ) -> Page<Reservation> {
         let limit = asked - 1;
         let next_cursor = if found.len() > limit {
             found.truncate(limit);
@@ -362,12 +464,20 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         } else {
             None
         };
-        Page { items: found.into_iter().map(|r| r.observed_at(now)).collect(), next_cursor }
+        Page {
+            items: found.into_iter().map(|r| r.observed_at(now)).collect(),
+            next_cursor,
+        }
     }
 }
 
 /// Idempotent replay: the key's original reservation if it was for this slot.
-fn replay(original: Reservation, slot: &SlotId, key: &IdempotencyKey, now: DateTime<Utc>) -> Result<Reservation> {
+fn replay(
+    original: Reservation,
+    slot: &SlotId,
+    key: &IdempotencyKey,
+    now: DateTime<Utc>,
+) -> Result<Reservation> {
     if original.slot_id == *slot {
         Ok(original.observed_at(now))
     } else {
@@ -381,19 +491,27 @@ fn replay(original: Reservation, slot: &SlotId, key: &IdempotencyKey, now: DateT
 
 /// The answer for a reservation that can no longer move: already at `goal`
 /// (returned unchanged, making the operation idempotent), or the refusal.
-fn settled(reservation: Reservation, now: DateTime<Utc>, goal: ReservationStatus) -> Result<Reservation> {
+fn settled(
+    reservation: Reservation,
+    now: DateTime<Utc>,
+    goal: ReservationStatus,
+) -> Result<Reservation> {
     let id = reservation.id;
     match reservation.status_at(now) {
         status if status == goal => Ok(reservation.observed_at(now)),
         ReservationStatus::Cancelled => Err(Error::Cancelled { reservation: id }),
-        ReservationStatus::Expired => Err(Error::HoldExpired { reservation: id, expired_at: reservation.expires_at }),
+        ReservationStatus::Expired => Err(Error::HoldExpired {
+            reservation: id,
+            expired_at: reservation.expires_at,
+        }),
         // Still movable: the store refused a change the rules allow, which only
         // a broken backend does.
-        status @ (ReservationStatus::Held | ReservationStatus::Confirmed) => Err(Error::storage(format!(
-            "the store refused to make reservation {id} {} although it is {}",
-            goal.as_str(),
-            status.as_str()
-        ))),
+        status @ (ReservationStatus::Held | ReservationStatus::Confirmed) => {
+            Err(Error::storage(format!(
+                "the store refused to make reservation {id} {} although it is {}",
+                goal.as_str(),
+                status.as_str()
+            )))
+        }
     }
 }
-

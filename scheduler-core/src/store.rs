@@ -79,7 +79,11 @@ pub trait Store: Send + Sync {
     /// Adds `starts` (ascending, distinct) as slots of `provider`, leaving
     /// existing slots and their reservations untouched. Returns the starts that
     /// were not there before, ascending.
-    async fn add_slots(&self, provider: &ProviderId, starts: &[SlotStart]) -> Result<Vec<DateTime<Utc>>>;
+    async fn add_slots(
+        &self,
+        provider: &ProviderId,
+        starts: &[SlotStart],
+    ) -> Result<Vec<DateTime<Utc>>>;
 
     /// In one atomic step, removes `provider`'s slots in `bounds` that are free
     /// at `now` and reports the live reservations on the others.
@@ -109,7 +113,11 @@ pub trait Store: Send + Sync {
     async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>>;
 
     /// The reservation `client` made with `key`.
-    async fn reservation_by_key(&self, client: &ClientId, key: &IdempotencyKey) -> Result<Option<Reservation>>;
+    async fn reservation_by_key(
+        &self,
+        client: &ClientId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Reservation>>;
 
     /// If the reservation is held with `expires_at > now`, marks it confirmed at
     /// `now` and returns it; otherwise changes nothing and returns `None`.
@@ -124,8 +132,16 @@ pub trait Store: Send + Sync {
     async fn expire_due(&self, now: DateTime<Utc>, batch: usize) -> Result<u64>;
 
     /// `provider`'s reservations in the page's bounds, ordered by `(start, id)`.
-    async fn provider_reservations(&self, provider: &ProviderId, page: ReservationPage) -> Result<Vec<Reservation>>;
+    async fn provider_reservations(
+        &self,
+        provider: &ProviderId,
+        page: ReservationPage,
+    ) -> Result<Vec<Reservation>>;
 
     /// `client`'s reservations in the page's bounds, ordered by `(start, id)`.
-    async fn client_reservations(&self, client: &ClientId, page: ReservationPage) -> Result<Vec<Reservation>>;
+    async fn client_reservations(
+        &self,
+        client: &ClientId,
+        page: ReservationPage,
+    ) -> Result<Vec<Reservation>>;
 }

@@ -26,7 +26,10 @@ pub struct SweeperConfig {
 impl Default for SweeperConfig {
     /// A sweep every 30 seconds, 1,000 holds per call.
     fn default() -> Self {
-        Self { interval: Duration::from_secs(30), batch: 1000 }
+        Self {
+            interval: Duration::from_secs(30),
+            batch: 1000,
+        }
     }
 }
 
@@ -58,7 +61,11 @@ pub struct SweepReport {
 /// assert!(report.sweeps <= 1);
 /// # });
 /// ```
-pub fn spawn_sweeper<S, C, F>(scheduler: Arc<Scheduler<S, C>>, config: SweeperConfig, shutdown: F) -> JoinHandle<SweepReport>
+pub fn spawn_sweeper<S, C, F>(
+    scheduler: Arc<Scheduler<S, C>>,
+    config: SweeperConfig,
+    shutdown: F,
+) -> JoinHandle<SweepReport>
 where
     S: Store + 'static,
     C: Clock + 'static,
@@ -81,7 +88,11 @@ where
     })
 }
 
-async fn sweep_once<S: Store, C: Clock>(scheduler: &Scheduler<S, C>, batch: usize, report: &mut SweepReport) {
+async fn sweep_once<S: Store, C: Clock>(
+    scheduler: &Scheduler<S, C>,
+    batch: usize,
+    report: &mut SweepReport,
+) {
     report.sweeps += 1;
     let batch = batch.max(1);
     loop {

@@ -1,1 +1,149 @@
-//! placeholder
+//! An in-process [`Store`] for [`scheduler_core`]: indexed, lock-based, no I/O.
+//!
+//! Each provider's calendar is an ordered map from slot start to the
+//! reservation occupying it, so listing a page costs `O(log n + page)` however
+//! large the calendar. Holds are indexed by expiry, so a sweep touches only the
+//! holds that are due. One `RwLock` makes every primitive atomic: readers share
+//! it, writers take it alone, and no lock is held across an `.await`.
+//!
+//! State lives as long as the store: use `scheduler-sqlx` when holds and
+//! bookings must survive a restart.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use chrono::{TimeZone, Utc};
+//! use scheduler_core::{ListQuery, ManualClock, Policy, ProviderId, Scheduler, Window};
+//! use scheduler_memory::MemoryStore;
+//!
+//! let clock = ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap());
+//! let scheduler = Scheduler::new(MemoryStore::new(), clock, Policy::default());
+//! let provider = ProviderId::new("p1").unwrap();
+//! let window = Window::new(
+//!     Utc.with_ymd_and_hms(2030, 1, 3, 9, 0, 0).unwrap(),
+//!     Utc.with_ymd_and_hms(2030, 1, 3, 17, 0, 0).unwrap(),
+//! ).unwrap();
+//! scheduler.add_availability(&provider, &[window]).await.unwrap();
+//! let page = scheduler.list_slots(&provider, ListQuery::all()).await.unwrap();
+//! assert_eq!(page.items.len(), 32);
+//! # });
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod state;
+
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use scheduler_core::store::{
+    HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+};
+use scheduler_core::{
+    ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart, Store,
+};
+
+use state::State;
+
+/// Slots and reservations in process memory, safe to share between tasks.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: RwLock<State>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many slots the store holds across all providers.
+    pub fn slot_count(&self) -> usize {
+        self.read().slot_count()
+    }
+
+    // A panic inside a primitive happens before any mutation that could be left
+    // half-done (each mutates only after its checks), so a poisoned lock still
+    // guards consistent state and is safe to keep using.
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn add_slots(
+        &self,
+        provider: &ProviderId,
+        starts: &[SlotStart],
+    ) -> Result<Vec<DateTime<Utc>>> {
+        Ok(self.write().add_slots(provider, starts))
+    }
+
+    async fn withdraw_slots(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        now: DateTime<Utc>,
+    ) -> Result<StoreWithdrawal> {
+        Ok(self.write().withdraw_slots(provider, bounds, now))
+    }
+
+    async fn free_slots(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        Ok(self.read().free_slots(provider, bounds, limit, now))
+    }
+
+    async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
+        Ok(self.write().hold(request, now))
+    }
+
+    async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {
+        Ok(self.read().reservation(id).cloned())
+    }
+
+    async fn reservation_by_key(
+        &self,
+        client: &ClientId,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Reservation>> {
+        Ok(self.read().reservation_by_key(client, key).cloned())
+    }
+
+    async fn confirm(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
+        Ok(self.write().confirm(id, now))
+    }
+
+    async fn cancel(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
+        Ok(self.write().cancel(id, now))
+    }
+
+    async fn expire_due(&self, now: DateTime<Utc>, batch: usize) -> Result<u64> {
+        Ok(self.write().expire_due(now, batch))
+    }
+
+    async fn provider_reservations(
+        &self,
+        provider: &ProviderId,
+        page: ReservationPage,
+    ) -> Result<Vec<Reservation>> {
+        Ok(self.read().provider_reservations(provider, page))
+    }
+
+    async fn client_reservations(
+        &self,
+        client: &ClientId,
+        page: ReservationPage,
+    ) -> Result<Vec<Reservation>> {
+        Ok(self.read().client_reservations(client, page))
+    }
+}
