@@ -1,1 +1,89 @@
-fn main() {}
+//! Library costs on `MemoryStore`: reserve plus confirm, listing a page from
+//! large calendars, and normalizing the longest window.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use scheduler_core::{normalize, ClientId, ListQuery, ManualClock, Policy, ProviderId, Scheduler, Window};
+use scheduler_memory::MemoryStore;
+use tokio::runtime::Runtime;
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
+}
+
+/// A scheduler whose provider has `days` of round-the-clock availability,
+/// published in 31-day windows, with a horizon long enough to hold it.
+fn calendar(rt: &Runtime, days: i64) -> (Scheduler<MemoryStore, ManualClock>, ProviderId) {
+    let policy = Policy::builder().max_horizon(TimeDelta::days(days + 2)).build().unwrap();
+    let scheduler = Scheduler::new(MemoryStore::new(), ManualClock::new(start()), policy);
+    let provider = ProviderId::new("bench-provider").unwrap();
+    let windows: Vec<Window> = (0..days)
+        .step_by(31)
+        .map(|d| {
+            let from = start() + TimeDelta::days(1 + d);
+            let to = (from + TimeDelta::days(31)).min(start() + TimeDelta::days(1 + days));
+            Window::new(from, to).unwrap()
+        })
+        .collect();
+    rt.block_on(scheduler.add_availability(&provider, &windows)).unwrap();
+    (scheduler, provider)
+}
+
+fn reserve_and_confirm(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let client = ClientId::new("bench-client").unwrap();
+    c.bench_function("memory/reserve+confirm", |b| {
+        b.iter_custom(|iters| {
+            let mut spent = Duration::ZERO;
+            let mut done = 0;
+            while done < iters {
+                // A fresh 31-day calendar per round, built outside the timing.
+                let (scheduler, provider) = calendar(&rt, 31);
+                let page = rt
+                    .block_on(scheduler.list_slots(&provider, ListQuery::all().limit(500)))
+                    .unwrap();
+                let round = page.items.len().min((iters - done) as usize);
+                let started = Instant::now();
+                rt.block_on(async {
+                    for slot in &page.items[..round] {
+                        let held = scheduler.reserve(&slot.id, &client, None).await.unwrap();
+                        black_box(scheduler.confirm(held.id, &client).await.unwrap());
+                    }
+                });
+                spent += started.elapsed();
+                done += round as u64;
+            }
+            spent
+        });
+    });
+}
+
+fn list_page(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let mut group = c.benchmark_group("memory/list-50");
+    for years in [1, 10] {
+        let (scheduler, provider) = calendar(&rt, 365 * years);
+        group.bench_with_input(BenchmarkId::from_parameter(format!("{years}y")), &years, |b, _| {
+            b.iter(|| rt.block_on(scheduler.list_slots(&provider, ListQuery::all().limit(50))).unwrap());
+        });
+    }
+    group.finish();
+}
+
+fn normalize_longest_window(c: &mut Criterion) {
+    let policy = Policy::default();
+    let now = start();
+    let window = Window::new(now + TimeDelta::days(1), now + TimeDelta::days(32)).unwrap();
+    c.bench_function("core/normalize-31d", |b| {
+        b.iter(|| {
+            let span = normalize(&policy, black_box(&window), 0, now).unwrap();
+            black_box(span.starts().count())
+        });
+    });
+}
+
+criterion_group!(benches, reserve_and_confirm, list_page, normalize_longest_window);
+criterion_main!(benches);
