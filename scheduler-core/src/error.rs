@@ -1,6 +1,6 @@
 //! The one error type of the library, with a stable machine code per refusal.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
 use crate::ids::{ReservationId, SlotId};
 
@@ -34,7 +34,7 @@ pub enum Error {
         rule: String,
     },
     /// A window whose end is not after its start.
-    #[error("invalid window: end {end} is not after start {start}")]
+    #[error("invalid window: end {} is not after start {}", at(.end), at(.start))]
     InvalidWindow {
         /// The window's start.
         start: DateTime<Utc>,
@@ -42,7 +42,7 @@ pub enum Error {
         end: DateTime<Utc>,
     },
     /// A query range whose end is not after its start.
-    #[error("invalid range: `to` {to} is not after `from` {from}")]
+    #[error("invalid range: `to` {} is not after `from` {}", at(.to), at(.from))]
     InvalidRange {
         /// The range's start.
         from: DateTime<Utc>,
@@ -50,7 +50,7 @@ pub enum Error {
         to: DateTime<Utc>,
     },
     /// A window longer than [`Policy::max_window`](crate::Policy::max_window).
-    #[error("window {index} is too long: {length} exceeds the longest allowed window of {max}")]
+    #[error("window {index} is too long: {} exceeds the longest allowed window of {}", span(.length), span(.max))]
     WindowTooLong {
         /// Position of the window in the submitted batch.
         index: usize,
@@ -60,7 +60,7 @@ pub enum Error {
         max: TimeDelta,
     },
     /// A window that ends at or before the current instant.
-    #[error("window {index} is in the past: it ends at {end}, not after now ({now})")]
+    #[error("window {index} is in the past: it ends at {}, not after now ({})", at(.end), at(.now))]
     WindowInPast {
         /// Position of the window in the submitted batch.
         index: usize,
@@ -70,7 +70,7 @@ pub enum Error {
         now: DateTime<Utc>,
     },
     /// A window that ends beyond [`Policy::max_horizon`](crate::Policy::max_horizon).
-    #[error("window {index} ends at {end}, after the booking horizon {horizon}")]
+    #[error("window {index} ends at {}, after the booking horizon {}", at(.end), at(.horizon))]
     BeyondHorizon {
         /// Position of the window in the submitted batch.
         index: usize,
@@ -81,8 +81,9 @@ pub enum Error {
     },
     /// A window that holds no whole slot once snapped to the grid and cut at now.
     #[error(
-        "window {index} holds no whole {slot_length} slot between {start} and {end} \
-         once snapped to the grid and cut at the current instant"
+        "window {index} holds no whole {} slot between {} and {} \
+         once snapped to the grid and cut at the current instant",
+        span(.slot_length), at(.start), at(.end)
     )]
     EmptyWindow {
         /// Position of the window in the submitted batch.
@@ -113,7 +114,8 @@ pub enum Error {
     },
     /// A reservation attempted later than the minimum lead time allows.
     #[error(
-        "slot {slot} starts at {start}, less than the minimum lead of {min_lead} after now ({now})"
+        "slot {slot} starts at {}, less than the minimum lead of {} after now ({})",
+        at(.start), span(.min_lead), at(.now)
     )]
     LeadTime {
         /// The slot asked for.
@@ -156,7 +158,7 @@ pub enum Error {
         reservation: ReservationId,
     },
     /// The hold lapsed before the operation.
-    #[error("the hold on reservation {reservation} expired at {expired_at}")]
+    #[error("the hold on reservation {reservation} expired at {}", at(.expired_at))]
     HoldExpired {
         /// The reservation.
         reservation: ReservationId,
@@ -208,5 +210,70 @@ impl Error {
     /// Wraps a backend failure, keeping it as the error's source.
     pub fn storage(source: impl Into<BoxError>) -> Self {
         Error::Storage(source.into())
+    }
+}
+
+/// An instant as RFC 3339 with `Z`, as the API shows it.
+fn at(instant: &DateTime<Utc>) -> String {
+    instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// A duration in whole units, largest first: `24h`, `1h30m`, `31d1s`, `1.5s`.
+fn span(delta: &TimeDelta) -> String {
+    let sign = if *delta < TimeDelta::zero() { "-" } else { "" };
+    let delta = delta.abs();
+    if delta.subsec_nanos() != 0 {
+        return format!("{sign}{}s", delta.as_seconds_f64());
+    }
+    let mut secs = delta.num_seconds();
+    if secs == 0 {
+        return "0s".to_owned();
+    }
+    let mut out = String::from(sign);
+    // Days only from two days up: "24h" reads better than "1d".
+    let units = [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
+    let skip_days = usize::from(secs < 2 * 86_400);
+    for &(unit, size) in &units[skip_days..] {
+        if secs >= size {
+            out.push_str(&format!("{}{unit}", secs / size));
+            secs %= size;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(span(&TimeDelta::hours(24)), "24h");
+        assert_eq!(span(&TimeDelta::hours(49)), "2d1h");
+        assert_eq!(span(&TimeDelta::minutes(90)), "1h30m");
+        assert_eq!(span(&TimeDelta::minutes(15)), "15m");
+        assert_eq!(
+            span(&(TimeDelta::days(31) + TimeDelta::seconds(1))),
+            "31d1s"
+        );
+        assert_eq!(span(&TimeDelta::milliseconds(1500)), "1.5s");
+        assert_eq!(span(&TimeDelta::zero()), "0s");
+    }
+
+    #[test]
+    fn messages_carry_the_facts_in_rfc_3339() {
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap();
+        let err = Error::WindowInPast {
+            index: 2,
+            end: now,
+            now,
+        };
+        assert_eq!(
+            err.to_string(),
+            "window 2 is in the past: it ends at 2030-01-01T09:00:00Z, not after now (2030-01-01T09:00:00Z)"
+        );
+        assert_eq!(err.code(), "window_in_past");
     }
 }
