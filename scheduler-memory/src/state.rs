@@ -142,10 +142,13 @@ impl State {
             return HoldOutcome::SlotTaken;
         }
         let id = new.id;
-        self.calendars
+        if let Some(slot) = self
+            .calendars
             .get_mut(&new.provider_id)
             .and_then(|c| c.get_mut(&start))
-            .map(|slot| *slot = Some(id));
+        {
+            *slot = Some(id);
+        }
         if let Some(key) = request.key {
             self.keys
                 .entry(new.client_id.clone())

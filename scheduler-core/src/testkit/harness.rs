@@ -7,8 +7,8 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use crate::clock::ManualClock;
 use crate::grid::{TimeRange, Window};
-use crate::ids::{ClientId, ProviderId};
-use crate::model::Slot;
+use crate::ids::{ClientId, ProviderId, SlotId};
+use crate::model::{Reservation, Slot};
 use crate::policy::Policy;
 use crate::scheduler::{ListQuery, Scheduler};
 use crate::store::Store;
@@ -120,6 +120,61 @@ impl<S: Store> Harness<S> {
                 None => return all,
             }
         }
+    }
+
+    /// Publishes the single slot starting at `start` and returns its id.
+    pub async fn open_slot(&self, provider: &ProviderId, start: DateTime<Utc>) -> SlotId {
+        let end = start + self.scheduler.policy().slot_length();
+        let added = self.open(provider, start, end).await;
+        assert_eq!(added.len(), 1, "one slot opened at {start}, got {added:?}");
+        added[0].id.clone()
+    }
+
+    /// The id of `provider`'s slot starting at `start`, as a client would pass it back.
+    pub fn slot_id(&self, provider: &ProviderId, start: DateTime<Utc>) -> SlotId {
+        SlotId::new(provider.clone(), start)
+    }
+
+    /// Reserves `slot` for `client` without a key, panicking on refusal.
+    pub async fn hold(&self, slot: &SlotId, client: &ClientId) -> Reservation {
+        self.scheduler
+            .reserve(slot, client, None)
+            .await
+            .unwrap_or_else(|err| {
+                panic!("reserving {slot:?} for {client} at {}: {err:?}", self.now())
+            })
+    }
+
+    /// The starts of every reservable slot of `provider` now.
+    pub async fn reservable_starts(&self, provider: &ProviderId) -> Vec<DateTime<Utc>> {
+        self.reservable(provider)
+            .await
+            .into_iter()
+            .map(|slot| slot.start)
+            .collect()
+    }
+
+    /// Every reservation on `provider`'s slots, statuses derived now, following cursors.
+    pub async fn provider_bookings(&self, provider: &ProviderId) -> Vec<Reservation> {
+        let mut all = Vec::new();
+        let mut query = ListQuery::all().limit(self.scheduler.policy().max_page());
+        loop {
+            let page = self
+                .scheduler
+                .provider_reservations(provider, query.clone())
+                .await
+                .expect("reservation listing works");
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(cursor) => query = query.cursor(cursor),
+                None => return all,
+            }
+        }
+    }
+
+    /// The range `[from, to)`, panicking unless `from < to`.
+    pub fn range(from: DateTime<Utc>, to: DateTime<Utc>) -> TimeRange {
+        TimeRange::new(from, to).expect("valid range")
     }
 
     /// Moves the clock by `delta`.
