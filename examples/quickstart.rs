@@ -3,7 +3,9 @@
 //! Run it with `cargo run --example quickstart`.
 
 use chrono::{TimeDelta, TimeZone, Utc};
-use scheduler_core::{Actor, ClientId, Error, ListQuery, ManualClock, Policy, ProviderId, Scheduler, Window};
+use scheduler_core::{
+    Actor, ClientId, Error, ListQuery, ManualClock, Policy, ProviderId, Scheduler, Window,
+};
 use scheduler_memory::MemoryStore;
 
 #[tokio::main(flavor = "current_thread")]
@@ -24,10 +26,15 @@ async fn main() -> Result<(), Error> {
     println!("published {} slots", added.added.len());
 
     // Alice lists the first page of reservable slots and holds the first one.
-    let page = scheduler.list_slots(&dr_grey, ListQuery::all().limit(5)).await?;
+    let page = scheduler
+        .list_slots(&dr_grey, ListQuery::all().limit(5))
+        .await?;
     let slot = &page.items[0];
     let hold = scheduler.reserve(&slot.id, &alice, None).await?;
-    println!("alice holds {} until {} ({:?})", slot.start, hold.expires_at, hold.status);
+    println!(
+        "alice holds {} until {} ({:?})",
+        slot.start, hold.expires_at, hold.status
+    );
 
     // Bob cannot take the same slot while the hold lasts.
     let refused = scheduler.reserve(&slot.id, &bob, None).await.unwrap_err();
@@ -36,17 +43,32 @@ async fn main() -> Result<(), Error> {
     // Alice confirms 29 minutes later, inside the 30-minute hold.
     clock.advance(TimeDelta::minutes(29));
     let booking = scheduler.confirm(hold.id, &alice).await?;
-    println!("alice's booking is {:?} at {}", booking.status, booking.confirmed_at.unwrap());
+    println!(
+        "alice's booking is {:?} at {}",
+        booking.status,
+        booking.confirmed_at.unwrap()
+    );
 
     // Bob holds the next slot but never confirms: at expiry it frees itself.
     let bobs = scheduler.reserve(&page.items[1].id, &bob, None).await?;
     clock.advance(TimeDelta::minutes(30));
-    let lapsed = scheduler.reservation(bobs.id, &Actor::Client(bob.clone())).await?;
-    println!("bob's hold is now {:?}; swept {} hold(s)", lapsed.status, scheduler.expire_due(100).await?);
+    let lapsed = scheduler
+        .reservation(bobs.id, &Actor::Client(bob.clone()))
+        .await?;
+    println!(
+        "bob's hold is now {:?}; swept {} hold(s)",
+        lapsed.status,
+        scheduler.expire_due(100).await?
+    );
 
     // The provider cancels Alice's booking; the slot is reservable again at once.
-    scheduler.cancel(booking.id, &Actor::Provider(dr_grey.clone())).await?;
+    scheduler
+        .cancel(booking.id, &Actor::Provider(dr_grey.clone()))
+        .await?;
     let free = scheduler.list_slots(&dr_grey, ListQuery::all()).await?;
-    println!("{} slots reservable after the cancellation", free.items.len());
+    println!(
+        "{} slots reservable after the cancellation",
+        free.items.len()
+    );
     Ok(())
 }

@@ -5,8 +5,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use scheduler_core::{normalize, ClientId, ListQuery, ManualClock, Policy, ProviderId, Scheduler, Window};
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use scheduler_core::{
+    ClientId, ListQuery, ManualClock, Policy, ProviderId, Scheduler, Window, normalize,
+};
 use scheduler_memory::MemoryStore;
 use tokio::runtime::Runtime;
 
@@ -17,7 +19,10 @@ fn start() -> DateTime<Utc> {
 /// A scheduler whose provider has `days` of round-the-clock availability,
 /// published in 31-day windows, with a horizon long enough to hold it.
 fn calendar(rt: &Runtime, days: i64) -> (Scheduler<MemoryStore, ManualClock>, ProviderId) {
-    let policy = Policy::builder().max_horizon(TimeDelta::days(days + 2)).build().unwrap();
+    let policy = Policy::builder()
+        .max_horizon(TimeDelta::days(days + 2))
+        .build()
+        .unwrap();
     let scheduler = Scheduler::new(MemoryStore::new(), ManualClock::new(start()), policy);
     let provider = ProviderId::new("bench-provider").unwrap();
     let windows: Vec<Window> = (0..days)
@@ -28,7 +33,8 @@ fn calendar(rt: &Runtime, days: i64) -> (Scheduler<MemoryStore, ManualClock>, Pr
             Window::new(from, to).unwrap()
         })
         .collect();
-    rt.block_on(scheduler.add_availability(&provider, &windows)).unwrap();
+    rt.block_on(scheduler.add_availability(&provider, &windows))
+        .unwrap();
     (scheduler, provider)
 }
 
@@ -66,9 +72,16 @@ fn list_page(c: &mut Criterion) {
     let mut group = c.benchmark_group("memory/list-50");
     for years in [1, 10] {
         let (scheduler, provider) = calendar(&rt, 365 * years);
-        group.bench_with_input(BenchmarkId::from_parameter(format!("{years}y")), &years, |b, _| {
-            b.iter(|| rt.block_on(scheduler.list_slots(&provider, ListQuery::all().limit(50))).unwrap());
-        });
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{years}y")),
+            &years,
+            |b, _| {
+                b.iter(|| {
+                    rt.block_on(scheduler.list_slots(&provider, ListQuery::all().limit(50)))
+                        .unwrap()
+                });
+            },
+        );
     }
     group.finish();
 }
@@ -85,5 +98,10 @@ fn normalize_longest_window(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, reserve_and_confirm, list_page, normalize_longest_window);
+criterion_group!(
+    benches,
+    reserve_and_confirm,
+    list_page,
+    normalize_longest_window
+);
 criterion_main!(benches);

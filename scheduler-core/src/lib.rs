@@ -14,7 +14,9 @@
 //!
 //! Instants are `DateTime<Utc>`. A slot is `[start, start + slot_length)` and
 //! starts on a multiple of the slot length counted from the Unix epoch. An
-//! availability window snaps inward to that grid ([`normalize`]).
+//! availability window snaps inward to that grid ([`normalize`]). The
+//! scheduler reads its clock once per operation, cut down to whole
+//! microseconds, so every backend keeps the instants it is given exactly.
 //!
 //! # Reservations
 //!

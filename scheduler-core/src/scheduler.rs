@@ -1,6 +1,6 @@
 //! The scheduling service: every rule of the design, enforced once, over any store.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::clock::Clock;
 use crate::cursor;
@@ -65,7 +65,7 @@ impl ListQuery {
 /// The service applications call: availability, listings and the reservation lifecycle.
 ///
 /// Generic over its [`Store`] and [`Clock`]; it reads the clock once per
-/// operation and hands that instant to the store.
+/// operation, at microsecond resolution, and hands that instant to the store.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -140,7 +140,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         provider: &ProviderId,
         windows: &[Window],
     ) -> Result<AddedSlots> {
-        let now = self.clock.now();
+        let now = self.now();
         let mut starts = Vec::new();
         for (index, window) in windows.iter().enumerate() {
             starts.extend(normalize(&self.policy, window, index, now)?.starts());
@@ -166,7 +166,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         provider: &ProviderId,
         range: TimeRange,
     ) -> Result<Withdrawal> {
-        let now = self.clock.now();
+        let now = self.now();
         let Some(bounds) = self.bounds(range.from(), range.to()) else {
             return Ok(Withdrawal {
                 removed: Vec::new(),
@@ -192,7 +192,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     /// minimum lead after now, neither booked nor under an unexpired hold; in
     /// order of start, one page at a time.
     pub async fn list_slots(&self, provider: &ProviderId, query: ListQuery) -> Result<Page<Slot>> {
-        let now = self.clock.now();
+        let now = self.now();
         let limit = self.policy.page_size(query.limit)? as usize;
         let mut from = query.range.from().max(self.earliest_reservable(now));
         if let Some(cursor) = &query.cursor {
@@ -244,7 +244,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         client: &ClientId,
         key: Option<&IdempotencyKey>,
     ) -> Result<Reservation> {
-        let now = self.clock.now();
+        let now = self.now();
         if let Some(key) = key
             && let Some(original) = self.store.reservation_by_key(client, key).await?
         {
@@ -286,7 +286,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     /// Confirms `client`'s hold while it is unexpired (`now < expires_at`).
     /// Confirming a confirmed reservation returns it unchanged.
     pub async fn confirm(&self, id: ReservationId, client: &ClientId) -> Result<Reservation> {
-        let now = self.clock.now();
+        let now = self.now();
         let reservation = self
             .party_reservation(id, &Actor::Client(client.clone()))
             .await?;
@@ -305,7 +305,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     /// Cancels a held or confirmed reservation, by its client or its slot's
     /// provider; the slot is free at once. Cancelling again returns it unchanged.
     pub async fn cancel(&self, id: ReservationId, actor: &Actor) -> Result<Reservation> {
-        let now = self.clock.now();
+        let now = self.now();
         let reservation = self.party_reservation(id, actor).await?;
         if !reservation.is_live_at(now) {
             return settled(reservation, now, ReservationStatus::Cancelled);
@@ -321,7 +321,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
 
     /// The reservation, as it stands now, for its client or its slot's provider.
     pub async fn reservation(&self, id: ReservationId, actor: &Actor) -> Result<Reservation> {
-        let now = self.clock.now();
+        let now = self.now();
         Ok(self.party_reservation(id, actor).await?.observed_at(now))
     }
 
@@ -332,7 +332,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         provider: &ProviderId,
         query: ListQuery,
     ) -> Result<Page<Reservation>> {
-        let now = self.clock.now();
+        let now = self.now();
         let Some(page) = self.reservation_page(&query)? else {
             return Ok(Page {
                 items: Vec::new(),
@@ -350,7 +350,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         client: &ClientId,
         query: ListQuery,
     ) -> Result<Page<Reservation>> {
-        let now = self.clock.now();
+        let now = self.now();
         let Some(page) = self.reservation_page(&query)? else {
             return Ok(Page {
                 items: Vec::new(),
@@ -365,8 +365,14 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     ///
     /// Only tidies: a due hold already reads as expired everywhere.
     pub async fn expire_due(&self, batch: usize) -> Result<u64> {
-        let now = self.clock.now();
+        let now = self.now();
         self.store.expire_due(now, batch).await
+    }
+
+    /// The instant of one operation: the clock read once, at whole microseconds
+    /// so that every backend stores the instants it is given exactly.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
     }
 
     /// The minimum-lead rule: a slot may be reserved while `start - now >= min_lead`.

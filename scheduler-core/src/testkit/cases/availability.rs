@@ -176,9 +176,10 @@ pub(super) async fn slots_before_now_are_dropped_and_the_slot_at_now_kept<S: Sto
         ],
         "now is 10:00: the 10:00 slot stays, earlier ones go"
     );
-    // One nanosecond past 10:00, the 10:00 slot has started and is dropped.
+    // One microsecond (the scheduler's resolution) past 10:00, the 10:00 slot
+    // has started and is dropped.
     let q = h.provider("q");
-    h.advance(TimeDelta::nanoseconds(1));
+    h.advance(TimeDelta::microseconds(1));
     let added = h
         .open(&q, h.day_at(3, 9, 0, 0), h.day_at(3, 11, 0, 0))
         .await;

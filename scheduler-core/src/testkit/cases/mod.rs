@@ -71,6 +71,7 @@ pub(super) fn all<S: Store + 'static>() -> Vec<Case<S>> {
         listing::garbage_cursor_is_invalid,
         listing::cursors_do_not_cross_listings,
         reserve::lead_of_exactly_min_lead_is_accepted,
+        reserve::instants_are_kept_to_the_microsecond,
         reserve::lead_one_second_short_is_refused,
         reserve::unknown_slot_is_not_found,
         reserve::off_grid_slot_is_not_found,

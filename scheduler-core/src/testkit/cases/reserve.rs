@@ -197,3 +197,37 @@ pub(super) async fn new_hold_has_the_expected_fields<S: Store>(h: Harness<S>) {
         .await;
     assert_eq!(read.expect("readable"), held, "stored as returned");
 }
+
+pub(super) async fn instants_are_kept_to_the_microsecond<S: Store>(h: Harness<S>) {
+    let p = h.provider("p");
+    let c = h.client("c");
+    let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
+    // A clock reading finer than a microsecond: the scheduler works in whole
+    // microseconds, so what it returns is exactly what every store can keep.
+    h.set(h.now() + TimeDelta::nanoseconds(123_456_789));
+    let held = h.hold(&slot, &c).await;
+    let micros = h.now() - TimeDelta::nanoseconds(789);
+    assert_eq!(
+        held.created_at, micros,
+        "created_at is now, cut to the microsecond"
+    );
+    assert_eq!(held.expires_at, micros + h.scheduler.policy().hold_ttl());
+    let read = h
+        .scheduler
+        .reservation(held.id, &Actor::Client(c.clone()))
+        .await
+        .unwrap();
+    assert_eq!(read, held, "the store returns the instants it was given");
+
+    // The clock is cut down, never up: 1ns before expiry is still before it.
+    h.set(held.expires_at - TimeDelta::nanoseconds(1));
+    let confirmed = h
+        .scheduler
+        .confirm(held.id, &c)
+        .await
+        .expect("still held 1ns before expiry");
+    assert_eq!(
+        confirmed.confirmed_at,
+        Some(held.expires_at - TimeDelta::microseconds(1))
+    );
+}
