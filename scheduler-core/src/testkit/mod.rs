@@ -1,8 +1,8 @@
 //! The backend conformance suite (feature `testkit`).
 //!
 //! A storage backend passes when its tests call [`run_conformance`] with a
-//! factory of fresh stores and it returns. Every case drives a [`Scheduler`]
-//! with a [`ManualClock`], so rules are checked at their exact boundaries
+//! factory of fresh stores and it returns. Every case drives a [`Scheduler`](crate::Scheduler)
+//! with a [`ManualClock`](crate::ManualClock), so rules are checked at their exact boundaries
 //! without sleeping.
 //!
 //! ```
