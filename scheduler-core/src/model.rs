@@ -136,8 +136,18 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Default for Page<T> {
+    /// An empty last page.
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            next_cursor: None,
+        }
+    }
+}
+
 /// What [`Scheduler::add_availability`](crate::Scheduler::add_availability) did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AddedSlots {
     /// The slots that did not exist before, in order; repeats of existing slots are left out.
@@ -145,7 +155,7 @@ pub struct AddedSlots {
 }
 
 /// What [`Scheduler::withdraw_availability`](crate::Scheduler::withdraw_availability) did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Withdrawal {
     /// The free slots removed, in order.

@@ -148,7 +148,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         starts.sort_unstable();
         starts.dedup();
         if starts.is_empty() {
-            return Ok(AddedSlots { added: Vec::new() });
+            return Ok(AddedSlots::default());
         }
         let added = self.store.add_slots(provider, &starts).await?;
         Ok(AddedSlots {
@@ -168,10 +168,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     ) -> Result<Withdrawal> {
         let now = self.now();
         let Some(bounds) = self.bounds(range.from(), range.to()) else {
-            return Ok(Withdrawal {
-                removed: Vec::new(),
-                conflicts: Vec::new(),
-            });
+            return Ok(Withdrawal::default());
         };
         let outcome = self.store.withdraw_slots(provider, bounds, now).await?;
         Ok(Withdrawal {
@@ -200,18 +197,12 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             match after.next(self.policy.grid()) {
                 Some(next) => from = from.max(next.instant()),
                 None => {
-                    return Ok(Page {
-                        items: Vec::new(),
-                        next_cursor: None,
-                    });
+                    return Ok(Page::default());
                 }
             }
         }
         let Some(bounds) = self.bounds(from, query.range.to()) else {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(Page::default());
         };
         let mut starts = self
             .store
@@ -334,10 +325,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     ) -> Result<Page<Reservation>> {
         let now = self.now();
         let Some(page) = self.reservation_page(&query)? else {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(Page::default());
         };
         let found = self.store.provider_reservations(provider, page).await?;
         Ok(self.reservations_page(found, page.limit, now))
@@ -352,10 +340,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     ) -> Result<Page<Reservation>> {
         let now = self.now();
         let Some(page) = self.reservation_page(&query)? else {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
+            return Ok(Page::default());
         };
         let found = self.store.client_reservations(client, page).await?;
         Ok(self.reservations_page(found, page.limit, now))
@@ -411,12 +396,16 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         }
     }
 
-    async fn party_reservation(&self, id: ReservationId, actor: &Actor) -> Result<Reservation> {
-        let reservation = self
-            .store
+    async fn stored(&self, id: ReservationId) -> Result<Reservation> {
+        self.store
             .reservation(id)
             .await?
-            .ok_or(Error::ReservationNotFound { reservation: id })?;
+            .ok_or(Error::ReservationNotFound { reservation: id })
+    }
+
+    /// The reservation, if `actor` is its client or its slot's provider.
+    async fn party_reservation(&self, id: ReservationId, actor: &Actor) -> Result<Reservation> {
+        let reservation = self.stored(id).await?;
         if !actor.is_party_to(&reservation) {
             return Err(Error::Forbidden { reservation: id });
         }
@@ -431,12 +420,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         now: DateTime<Utc>,
         goal: ReservationStatus,
     ) -> Result<Reservation> {
-        let reservation = self
-            .store
-            .reservation(id)
-            .await?
-            .ok_or(Error::ReservationNotFound { reservation: id })?;
-        settled(reservation, now, goal)
+        settled(self.stored(id).await?, now, goal)
     }
 
     fn reservation_page(&self, query: &ListQuery) -> Result<Option<ReservationPage>> {
