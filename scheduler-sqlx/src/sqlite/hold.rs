@@ -1,0 +1,139 @@
+//! Taking a hold: the one compare-and-set that keeps a slot from being double-booked.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use scheduler_core::store::{HoldOutcome, HoldRequest};
+use scheduler_core::{Error, IdempotencyKey, Result};
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnection, SqlitePool};
+
+use super::{BEGIN_IMMEDIATE, reads, rows};
+use crate::row::{RESERVATION_COLUMNS, id_bytes, micros, storage};
+
+/// Marks a lapsed hold on slot `(?1, ?2)` expired at `?3`, so that the unique
+/// index on live reservations admits the next one.
+const EXPIRE_STALE: &str = "\
+UPDATE reservations SET status = 'expired'
+WHERE provider_id = ?1 AND start_s = ?2 AND status = 'held' AND expires_us <= ?3";
+
+/// Inserts the hold only if the slot exists and nothing live is on it at `?9`.
+/// `ON CONFLICT DO NOTHING` turns a unique-index refusal into no row, which
+/// the caller then explains.
+pub(super) static INSERT_IF_FREE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO reservations
+           (id, provider_id, client_id, start_s, end_s, status,
+            created_us, expires_us, confirmed_us, idempotency_key)
+         SELECT ?1, ?2, ?3, ?4, ?5, 'held', ?6, ?7, NULL, ?8
+         WHERE EXISTS (SELECT 1 FROM slots WHERE provider_id = ?2 AND start_s = ?4)
+           AND NOT EXISTS (
+             SELECT 1 FROM reservations
+             WHERE provider_id = ?2 AND start_s = ?4
+               AND status IN ('held', 'confirmed')
+               AND (status = 'confirmed' OR expires_us > ?9))
+         ON CONFLICT DO NOTHING
+         RETURNING {RESERVATION_COLUMNS}"
+    )
+});
+
+/// Why slot `(?1, ?2)` refused a hold at `?3`.
+const SLOT_STATE: &str = "\
+SELECT
+  EXISTS (SELECT 1 FROM slots WHERE provider_id = ?1 AND start_s = ?2) AS slot_exists,
+  EXISTS (
+    SELECT 1 FROM reservations
+    WHERE provider_id = ?1 AND start_s = ?2
+      AND status IN ('held', 'confirmed')
+      AND (status = 'confirmed' OR expires_us > ?3)) AS taken";
+
+pub(super) async fn hold(
+    writer: &SqlitePool,
+    request: HoldRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<HoldOutcome> {
+    // IMMEDIATE takes the write lock before the first read, so no other
+    // connection can change the slot between the key check and the insert.
+    let mut tx = writer.begin_with(BEGIN_IMMEDIATE).await.map_err(storage)?;
+    let outcome = hold_in(&mut tx, request, now).await?;
+    tx.commit().await.map_err(storage)?;
+    Ok(outcome)
+}
+
+async fn hold_in(
+    tx: &mut SqliteConnection,
+    request: HoldRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<HoldOutcome> {
+    let new = request.reservation;
+    if let Some(key) = request.key
+        && let Some(original) = reads::by_key(&mut *tx, &new.client_id, key).await?
+    {
+        return Ok(HoldOutcome::KeyUsed(original));
+    }
+    let (provider, start, now) = (
+        new.provider_id.as_str(),
+        request.slot.timestamp(),
+        micros(now),
+    );
+    let key = request.key.map(IdempotencyKey::as_str);
+    sqlx::query(EXPIRE_STALE)
+        .bind(provider)
+        .bind(start)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(storage)?;
+    // fetch_all steps the statement to its end; the insert is the first step.
+    let inserted = sqlx::query(INSERT_IF_FREE.as_str())
+        .bind(id_bytes(new.id))
+        .bind(provider)
+        .bind(new.client_id.as_str())
+        .bind(start)
+        .bind(new.end.timestamp())
+        .bind(micros(new.created_at))
+        .bind(micros(new.expires_at))
+        .bind(key)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(storage)?;
+    if let Some(row) = inserted.first() {
+        return Ok(HoldOutcome::Held(rows::reservation(row)?));
+    }
+    refusal(tx, request, now).await
+}
+
+/// Names why the insert added no row: the key, the slot, or a taken slot.
+async fn refusal(
+    tx: &mut SqliteConnection,
+    request: HoldRequest<'_>,
+    now_us: i64,
+) -> Result<HoldOutcome> {
+    let new = request.reservation;
+    // The write lock keeps other writers from using the key since the check
+    // above, but the key's unique index is what refuses, so it is asked first.
+    if let Some(key) = request.key
+        && let Some(original) = reads::by_key(&mut *tx, &new.client_id, key).await?
+    {
+        return Ok(HoldOutcome::KeyUsed(original));
+    }
+    let state = sqlx::query(SLOT_STATE)
+        .bind(new.provider_id.as_str())
+        .bind(request.slot.timestamp())
+        .bind(now_us)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(storage)?;
+    let slot_exists: bool = state.try_get("slot_exists").map_err(storage)?;
+    let taken: bool = state.try_get("taken").map_err(storage)?;
+    match (slot_exists, taken) {
+        (false, _) => Ok(HoldOutcome::NoSuchSlot),
+        (true, true) => Ok(HoldOutcome::SlotTaken),
+        // Free slot, unused key: only the id's primary key can have refused.
+        (true, false) => Err(Error::storage(format!(
+            "reservation id {} is already stored",
+            new.id
+        ))),
+    }
+}

@@ -1,0 +1,128 @@
+//! Slots: publishing, withdrawing and listing the free ones.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use scheduler_core::store::{SlotBounds, StoreWithdrawal};
+use scheduler_core::{ProviderId, Result, SlotStart};
+use sqlx::sqlite::SqlitePool;
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::BEGIN_IMMEDIATE;
+use super::rows;
+use crate::row::{RESERVATION_COLUMNS, micros, storage};
+
+/// Rows per `INSERT`: two bind parameters each keeps a statement under 999,
+/// the lowest variable limit SQLite has shipped with.
+const INSERT_BATCH: usize = 400;
+
+/// `?1` provider, `[?2, ?3)` start seconds, `?4` now in microseconds, `?5` limit.
+///
+/// The range walks the slots' primary key in order and stops after the
+/// limit; each slot costs one probe of the live-reservation index, which the
+/// `status IN (...)` term lets the planner use.
+pub(super) const FREE_SLOTS: &str = "\
+SELECT s.start_s FROM slots AS s
+WHERE s.provider_id = ?1 AND s.start_s >= ?2 AND s.start_s < ?3
+  AND NOT EXISTS (
+    SELECT 1 FROM reservations AS r
+    WHERE r.provider_id = s.provider_id AND r.start_s = s.start_s
+      AND r.status IN ('held', 'confirmed')
+      AND (r.status = 'confirmed' OR r.expires_us > ?4))
+ORDER BY s.start_s
+LIMIT ?5";
+
+/// `?1` provider, `[?2, ?3)` start seconds, `?4` now in microseconds.
+const DELETE_FREE: &str = "\
+DELETE FROM slots AS s
+WHERE s.provider_id = ?1 AND s.start_s >= ?2 AND s.start_s < ?3
+  AND NOT EXISTS (
+    SELECT 1 FROM reservations AS r
+    WHERE r.provider_id = s.provider_id AND r.start_s = s.start_s
+      AND r.status IN ('held', 'confirmed')
+      AND (r.status = 'confirmed' OR r.expires_us > ?4))
+RETURNING start_s";
+
+/// The live reservations on `?1`'s slots in `[?2, ?3)` at `?4`: run after
+/// [`DELETE_FREE`], they are exactly the slots it kept.
+static LIVE_IN_RANGE: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {RESERVATION_COLUMNS} FROM reservations
+         WHERE provider_id = ?1 AND start_s >= ?2 AND start_s < ?3
+           AND status IN ('held', 'confirmed')
+           AND (status = 'confirmed' OR expires_us > ?4)
+         ORDER BY start_s"
+    )
+});
+
+pub(super) async fn add(
+    writer: &SqlitePool,
+    provider: &ProviderId,
+    starts: &[SlotStart],
+) -> Result<Vec<DateTime<Utc>>> {
+    // One transaction for every batch: a failure adds none of the slots.
+    let mut tx = writer.begin_with(BEGIN_IMMEDIATE).await.map_err(storage)?;
+    let mut added = Vec::with_capacity(starts.len());
+    for batch in starts.chunks(INSERT_BATCH) {
+        let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO slots (provider_id, start_s) ");
+        insert.push_values(batch, |mut row, start| {
+            row.push_bind(provider.as_str().to_owned())
+                .push_bind(start.timestamp());
+        });
+        insert.push(" ON CONFLICT DO NOTHING RETURNING start_s");
+        added.extend(insert.build().fetch_all(&mut *tx).await.map_err(storage)?);
+    }
+    tx.commit().await.map_err(storage)?;
+    rows::starts(&added)
+}
+
+pub(super) async fn withdraw(
+    writer: &SqlitePool,
+    provider: &ProviderId,
+    bounds: SlotBounds,
+    now: DateTime<Utc>,
+) -> Result<StoreWithdrawal> {
+    let (from, to, now) = (bounds.from.timestamp(), bounds.to.timestamp(), micros(now));
+    // IMMEDIATE: the conflicts read must see the same calendar the delete left.
+    let mut tx = writer.begin_with(BEGIN_IMMEDIATE).await.map_err(storage)?;
+    let removed = sqlx::query(DELETE_FREE)
+        .bind(provider.as_str())
+        .bind(from)
+        .bind(to)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(storage)?;
+    let conflicts = sqlx::query(LIVE_IN_RANGE.as_str())
+        .bind(provider.as_str())
+        .bind(from)
+        .bind(to)
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(storage)?;
+    tx.commit().await.map_err(storage)?;
+    Ok(StoreWithdrawal {
+        removed: rows::starts(&removed)?,
+        conflicts: rows::reservations(&conflicts)?,
+    })
+}
+
+pub(super) async fn free(
+    reader: &SqlitePool,
+    provider: &ProviderId,
+    bounds: SlotBounds,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<Vec<DateTime<Utc>>> {
+    let found = sqlx::query(FREE_SLOTS)
+        .bind(provider.as_str())
+        .bind(bounds.from.timestamp())
+        .bind(bounds.to.timestamp())
+        .bind(micros(now))
+        .bind(rows::count(limit))
+        .fetch_all(reader)
+        .await
+        .map_err(storage)?;
+    rows::starts(&found)
+}
