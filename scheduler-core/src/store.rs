@@ -106,7 +106,8 @@ pub trait Store: Send + Sync {
 
     /// In one atomic step: if the client already used `request.key`, report
     /// that reservation; else if the slot does not exist or is not free at
-    /// `now`, say so; else insert the reservation.
+    /// `now`, say so; else insert the reservation. A lapsed hold the new one
+    /// displaces may be marked expired in the same step.
     async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome>;
 
     /// The reservation with this id.
