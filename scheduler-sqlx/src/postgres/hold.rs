@@ -1,0 +1,104 @@
+//! The hold: the compare-and-set at the heart of double-booking prevention.
+
+use chrono::{DateTime, Utc};
+use scheduler_core::Result;
+use scheduler_core::store::{HoldOutcome, HoldRequest};
+use sqlx::PgPool;
+
+use super::{decode, lifecycle};
+use crate::row::{id_bytes, micros, storage};
+
+/// Takes the hold in one statement, or inserts nothing.
+///
+/// - `slot` locks the slot's row, so holds on one slot run one at a time and a
+///   withdrawal (which locks the rows it deletes) cannot slip in between.
+/// - `stale` marks a lapsed hold on the slot `expired`, taking it out of the
+///   unique index `reservations_one_live_per_slot` so the insert can go in.
+///   The insert reads `freed`, an aggregate over `stale`: PostgreSQL runs a
+///   data-modifying CTE that nothing reads only after the main statement, and
+///   the insert would then collide with the stale row still in the index.
+/// - `NOT EXISTS` is the free-at-`now` test. Its snapshot predates the lock
+///   wait, so a hold committed meanwhile is invisible to it; the unique index
+///   catches that one, and `ON CONFLICT DO NOTHING` turns the collision (or a
+///   concurrent use of the same idempotency key) into "no row".
+const HOLD: &str = concat!(
+    "WITH slot AS (
+        SELECT provider_id, start_s FROM slots
+        WHERE provider_id = $1 AND start_s = $2
+        FOR UPDATE
+    ),
+    stale AS (
+        UPDATE reservations SET status = 'expired'
+        WHERE provider_id = $1 AND start_s = $2
+          AND status = 'held' AND expires_us <= $3
+          AND EXISTS (SELECT 1 FROM slot)
+        RETURNING id
+    ),
+    freed AS (SELECT count(*) AS n FROM stale)
+    INSERT INTO reservations (
+        id, provider_id, client_id, start_s, end_s, status,
+        created_us, expires_us, confirmed_us, idempotency_key
+    )
+    SELECT $4, slot.provider_id, $5, slot.start_s, $6, 'held', $7, $8, NULL, $9
+    FROM slot CROSS JOIN freed
+    WHERE NOT EXISTS (
+        SELECT 1 FROM reservations r
+        WHERE r.provider_id = $1 AND r.start_s = $2
+          AND r.status IN ('held', 'confirmed')
+          AND (r.status = 'confirmed' OR r.expires_us > $3)
+    )
+    ON CONFLICT DO NOTHING
+    RETURNING ",
+    reservation_columns!()
+);
+
+const SLOT_EXISTS: &str =
+    "SELECT EXISTS (SELECT 1 FROM slots WHERE provider_id = $1 AND start_s = $2)";
+
+pub(super) async fn hold(
+    pool: &PgPool,
+    request: HoldRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<HoldOutcome> {
+    let new = request.reservation;
+    if let Some(key) = request.key
+        && let Some(original) = lifecycle::by_key(pool, &new.client_id, key).await?
+    {
+        return Ok(HoldOutcome::KeyUsed(original));
+    }
+    let inserted = sqlx::query(HOLD)
+        .bind(new.provider_id.as_str())
+        .bind(request.slot.timestamp())
+        .bind(micros(now))
+        .bind(id_bytes(new.id))
+        .bind(new.client_id.as_str())
+        .bind(new.end.timestamp())
+        .bind(micros(new.created_at))
+        .bind(micros(new.expires_at))
+        .bind(request.key.map(|key| key.as_str()))
+        .fetch_optional(pool)
+        .await
+        .map_err(storage)?;
+    if let Some(row) = inserted {
+        return Ok(HoldOutcome::Held(decode::reservation(&row)?));
+    }
+    // Nothing inserted: say why, in the order the contract ranks the reasons.
+    // A key can only be missing above and present now if a concurrent request
+    // with it committed first; `ON CONFLICT` waited for that commit.
+    if let Some(key) = request.key
+        && let Some(original) = lifecycle::by_key(pool, &new.client_id, key).await?
+    {
+        return Ok(HoldOutcome::KeyUsed(original));
+    }
+    let exists: bool = sqlx::query_scalar(SLOT_EXISTS)
+        .bind(new.provider_id.as_str())
+        .bind(request.slot.timestamp())
+        .fetch_one(pool)
+        .await
+        .map_err(storage)?;
+    Ok(if exists {
+        HoldOutcome::SlotTaken
+    } else {
+        HoldOutcome::NoSuchSlot
+    })
+}

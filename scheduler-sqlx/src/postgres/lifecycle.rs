@@ -1,0 +1,113 @@
+//! Reading one reservation and moving it through its states.
+//!
+//! Each transition is one `UPDATE ... WHERE <allowed at now> RETURNING`: the
+//! row lock PostgreSQL takes for the update, and its re-check of the `WHERE`
+//! after waiting on a concurrent writer, make each one a compare-and-set.
+
+use chrono::{DateTime, Utc};
+use scheduler_core::{ClientId, IdempotencyKey, Reservation, ReservationId, Result};
+use sqlx::PgPool;
+
+use super::decode;
+use crate::row::{id_bytes, micros, storage};
+
+const BY_ID: &str = concat!(
+    "SELECT ",
+    reservation_columns!(),
+    " FROM reservations WHERE id = $1"
+);
+
+const BY_KEY: &str = concat!(
+    "SELECT ",
+    reservation_columns!(),
+    " FROM reservations WHERE client_id = $1 AND idempotency_key = $2"
+);
+
+const CONFIRM: &str = concat!(
+    "UPDATE reservations SET status = 'confirmed', confirmed_us = $2
+     WHERE id = $1 AND status = 'held' AND expires_us > $2
+     RETURNING ",
+    reservation_columns!()
+);
+
+const CANCEL: &str = concat!(
+    "UPDATE reservations SET status = 'cancelled'
+     WHERE id = $1
+       AND (status = 'confirmed' OR (status = 'held' AND expires_us > $2))
+     RETURNING ",
+    reservation_columns!()
+);
+
+/// Due holds, soonest first, through `reservations_held_by_expiry`.
+/// `SKIP LOCKED` lets sweepers in many processes share the work without
+/// waiting on each other; a row some writer holds is left for the next sweep.
+const EXPIRE_DUE: &str = "
+    UPDATE reservations SET status = 'expired'
+    WHERE status = 'held' AND id IN (
+        SELECT id FROM reservations
+        WHERE status = 'held' AND expires_us <= $1
+        ORDER BY expires_us
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    )";
+
+pub(super) async fn by_id(pool: &PgPool, id: ReservationId) -> Result<Option<Reservation>> {
+    let row = sqlx::query(BY_ID)
+        .bind(id_bytes(id))
+        .fetch_optional(pool)
+        .await
+        .map_err(storage)?;
+    row.as_ref().map(decode::reservation).transpose()
+}
+
+pub(super) async fn by_key(
+    pool: &PgPool,
+    client: &ClientId,
+    key: &IdempotencyKey,
+) -> Result<Option<Reservation>> {
+    let row = sqlx::query(BY_KEY)
+        .bind(client.as_str())
+        .bind(key.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(storage)?;
+    row.as_ref().map(decode::reservation).transpose()
+}
+
+pub(super) async fn confirm(
+    pool: &PgPool,
+    id: ReservationId,
+    now: DateTime<Utc>,
+) -> Result<Option<Reservation>> {
+    let row = sqlx::query(CONFIRM)
+        .bind(id_bytes(id))
+        .bind(micros(now))
+        .fetch_optional(pool)
+        .await
+        .map_err(storage)?;
+    row.as_ref().map(decode::reservation).transpose()
+}
+
+pub(super) async fn cancel(
+    pool: &PgPool,
+    id: ReservationId,
+    now: DateTime<Utc>,
+) -> Result<Option<Reservation>> {
+    let row = sqlx::query(CANCEL)
+        .bind(id_bytes(id))
+        .bind(micros(now))
+        .fetch_optional(pool)
+        .await
+        .map_err(storage)?;
+    row.as_ref().map(decode::reservation).transpose()
+}
+
+pub(super) async fn expire_due(pool: &PgPool, now: DateTime<Utc>, batch: usize) -> Result<u64> {
+    let done = sqlx::query(EXPIRE_DUE)
+        .bind(micros(now))
+        .bind(decode::bigint(batch))
+        .execute(pool)
+        .await
+        .map_err(storage)?;
+    Ok(done.rows_affected())
+}
