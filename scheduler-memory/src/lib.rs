@@ -147,8 +147,3 @@ impl Store for MemoryStore {
         Ok(self.read().client_reservations(client, page))
     }
 }
-
-// Compiles the README's Rust snippets as doctests, so they cannot drift from the API.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

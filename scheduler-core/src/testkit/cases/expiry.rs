@@ -111,7 +111,10 @@ pub(super) async fn sweeping_a_replaced_hold_keeps_the_new_one<S: Store>(h: Harn
     // Tidying the old hold must not free the slot under the new one. A store
     // may already have marked it expired when the new hold displaced it.
     let swept = h.scheduler.expire_due(10).await.expect("sweep");
-    assert!(swept <= 1, "only the old hold was due, yet {swept} were swept");
+    assert!(
+        swept <= 1,
+        "only the old hold was due, yet {swept} were swept"
+    );
     assert_eq!(stored(&h, old.id).await, ReservationStatus::Expired);
     assert_eq!(stored(&h, new.id).await, ReservationStatus::Held);
     assert!(h.reservable_starts(&p).await.is_empty());

@@ -1,0 +1,36 @@
+//! SQL storage for [`scheduler_core`]: `SqliteStore` (feature `sqlite`, the
+//! default) and `PostgresStore` (feature `postgres`).
+//!
+//! Both keep the same schema shape, one migration folder per database
+//! (`migrations/sqlite`, `migrations/postgres`):
+//!
+//! - `slots`: one row per provider and start, the start as epoch seconds;
+//!   the primary key `(provider_id, start_s)` makes a slot unique by its start.
+//! - `reservations`: one row per reservation, its instants as epoch
+//!   microseconds. A unique partial index on `(provider_id, start_s)` over rows
+//!   whose status is `held` or `confirmed` lets the database itself refuse a
+//!   second live reservation on a slot, whatever the caller does. Another on
+//!   `(client_id, idempotency_key)` binds each key to one reservation.
+//!
+//! Every statement takes `now` as a bind parameter; no SQL reads the
+//! database's clock. Holds, confirmations and sweeps are single conditional
+//! statements, so many processes can share one database.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "postgres")]
+mod postgres;
+mod row;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+// Compiles the README's Rust snippets as doctests, so they cannot drift from the API.
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

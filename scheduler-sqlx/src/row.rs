@@ -1,0 +1,82 @@
+//! Conversions between stored columns and domain values, shared by both databases.
+//!
+//! Slot starts are stored as epoch seconds, other instants as epoch
+//! microseconds (the scheduler's resolution), reservation ids as their 16
+//! big-endian bytes so that byte order is id order.
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
+
+use chrono::{DateTime, Utc};
+use scheduler_core::{
+    ClientId, Error, ProviderId, Reservation, ReservationId, ReservationStatus, Result, SlotId,
+};
+
+/// Every column of a reservation row, in the order the queries select them.
+pub(crate) const RESERVATION_COLUMNS: &str =
+    "id, provider_id, client_id, start_s, end_s, status, created_us, expires_us, confirmed_us";
+
+/// A reservation row as read from either database.
+#[derive(Debug)]
+pub(crate) struct ReservationRow {
+    pub id: Vec<u8>,
+    pub provider_id: String,
+    pub client_id: String,
+    pub start_s: i64,
+    pub end_s: i64,
+    pub status: String,
+    pub created_us: i64,
+    pub expires_us: i64,
+    pub confirmed_us: Option<i64>,
+}
+
+fn corrupt(what: impl std::fmt::Display) -> Error {
+    Error::storage(format!("corrupt row in reservations: {what}"))
+}
+
+pub(crate) fn id_bytes(id: ReservationId) -> Vec<u8> {
+    id.to_u128().to_be_bytes().to_vec()
+}
+
+pub(crate) fn id_from_bytes(bytes: &[u8]) -> Result<ReservationId> {
+    let bytes: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| corrupt("id is not 16 bytes"))?;
+    Ok(ReservationId::from_u128(u128::from_be_bytes(bytes)))
+}
+
+/// Epoch microseconds of `instant`; the scheduler never produces finer instants.
+pub(crate) fn micros(instant: DateTime<Utc>) -> i64 {
+    instant.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt(format!("instant {us} out of range")))
+}
+
+pub(crate) fn from_seconds(s: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp(s, 0).ok_or_else(|| corrupt(format!("start {s} out of range")))
+}
+
+impl ReservationRow {
+    pub(crate) fn into_reservation(self) -> Result<Reservation> {
+        let provider_id = ProviderId::new(self.provider_id).map_err(corrupt)?;
+        let start = from_seconds(self.start_s)?;
+        Ok(Reservation {
+            id: id_from_bytes(&self.id)?,
+            slot_id: SlotId::new(provider_id.clone(), start),
+            provider_id,
+            client_id: ClientId::new(self.client_id).map_err(corrupt)?,
+            start,
+            end: from_seconds(self.end_s)?,
+            status: ReservationStatus::parse(&self.status)
+                .ok_or_else(|| corrupt(format!("status {:?}", self.status)))?,
+            created_at: from_micros(self.created_us)?,
+            expires_at: from_micros(self.expires_us)?,
+            confirmed_at: self.confirmed_us.map(from_micros).transpose()?,
+        })
+    }
+}
+
+/// A database failure as the scheduler's storage error, keeping the source.
+pub(crate) fn storage(error: sqlx::Error) -> Error {
+    Error::storage(error)
+}
