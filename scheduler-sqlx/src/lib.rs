@@ -31,6 +31,6 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 // Compiles the README's Rust snippets as doctests, so they cannot drift from the API.
-#[cfg(all(doctest, feature = "sqlite"))]
+#[cfg(all(doctest, feature = "sqlite", feature = "postgres"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

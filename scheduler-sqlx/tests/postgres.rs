@@ -2,6 +2,7 @@
 //! what is particular to the SQL store (stale holds, migrations, connecting).
 //!
 //! Needs `SCHEDULER_TEST_POSTGRES_URL`; see `pg_support` for skipping rules.
+#![cfg(feature = "postgres")]
 
 mod pg_support;
 

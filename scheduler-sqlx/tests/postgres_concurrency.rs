@@ -1,6 +1,7 @@
 //! `PostgresStore` under contention: many tasks on one pool, two pools acting
 //! as two server processes, and withdrawals racing reservations. The database
 //! is the judge: its rows are counted after every race.
+#![cfg(feature = "postgres")]
 
 mod pg_support;
 

@@ -5,6 +5,7 @@
 //! To catch an operation in flight, a second connection holds a row lock the
 //! operation needs, waits until `pg_stat_activity` shows the store's backend
 //! waiting on it, and terminates that backend.
+#![cfg(feature = "postgres")]
 
 mod pg_support;
 

@@ -1,5 +1,6 @@
 //! The PostgreSQL schema on its own: constraints that hold against raw SQL,
 //! rows that survive a reconnect, and the free-slot listing's index plan.
+#![cfg(feature = "postgres")]
 
 mod pg_support;
 
