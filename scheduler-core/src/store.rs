@@ -5,6 +5,8 @@
 //! `now` from the [`Scheduler`](crate::Scheduler), which reads its clock once
 //! per operation. Rules (lead time, ownership, windows) live in the scheduler.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -146,3 +148,48 @@ pub trait Store: Send + Sync {
         page: ReservationPage,
     ) -> Result<Vec<Reservation>>;
 }
+
+/// Forwards every primitive to the store behind a smart pointer, so a
+/// scheduler can hold `Arc<S>`, or `Box<dyn Store>` chosen at run time.
+macro_rules! forward_store {
+    ($($pointer:ident),*) => {$(
+        #[async_trait]
+        impl<S: Store + ?Sized> Store for $pointer<S> {
+            async fn add_slots(&self, provider: &ProviderId, starts: &[SlotStart]) -> Result<Vec<DateTime<Utc>>> {
+                (**self).add_slots(provider, starts).await
+            }
+            async fn withdraw_slots(&self, provider: &ProviderId, bounds: SlotBounds, now: DateTime<Utc>) -> Result<StoreWithdrawal> {
+                (**self).withdraw_slots(provider, bounds, now).await
+            }
+            async fn free_slots(&self, provider: &ProviderId, bounds: SlotBounds, limit: usize, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
+                (**self).free_slots(provider, bounds, limit, now).await
+            }
+            async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
+                (**self).hold(request, now).await
+            }
+            async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {
+                (**self).reservation(id).await
+            }
+            async fn reservation_by_key(&self, client: &ClientId, key: &IdempotencyKey) -> Result<Option<Reservation>> {
+                (**self).reservation_by_key(client, key).await
+            }
+            async fn confirm(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
+                (**self).confirm(id, now).await
+            }
+            async fn cancel(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
+                (**self).cancel(id, now).await
+            }
+            async fn expire_due(&self, now: DateTime<Utc>, batch: usize) -> Result<u64> {
+                (**self).expire_due(now, batch).await
+            }
+            async fn provider_reservations(&self, provider: &ProviderId, page: ReservationPage) -> Result<Vec<Reservation>> {
+                (**self).provider_reservations(provider, page).await
+            }
+            async fn client_reservations(&self, client: &ClientId, page: ReservationPage) -> Result<Vec<Reservation>> {
+                (**self).client_reservations(client, page).await
+            }
+        }
+    )*};
+}
+
+forward_store!(Arc, Box);
