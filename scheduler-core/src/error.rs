@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
-use crate::ids::{ReservationId, SlotId};
+use crate::ids::{ProviderId, ReservationId, SlotId};
 
 /// The error type of every fallible operation in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -171,6 +171,18 @@ pub enum Error {
         /// The reservation.
         reservation: ReservationId,
     },
+    /// A conditional availability write expected another calendar version.
+    #[error(
+        "the calendar of provider {provider} is at version {current}, not the expected {expected}"
+    )]
+    CalendarChanged {
+        /// Whose calendar.
+        provider: ProviderId,
+        /// The version the caller expected.
+        expected: u64,
+        /// The version it is at.
+        current: u64,
+    },
     /// The storage backend failed; the source says how.
     #[error("storage failure: {0}")]
     Storage(#[source] BoxError),
@@ -203,6 +215,7 @@ impl Error {
             Error::Forbidden { .. } => "forbidden",
             Error::HoldExpired { .. } => "hold_expired",
             Error::Cancelled { .. } => "cancelled",
+            Error::CalendarChanged { .. } => "calendar_changed",
             Error::Storage(_) => "storage",
         }
     }

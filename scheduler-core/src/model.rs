@@ -152,6 +152,8 @@ impl<T> Default for Page<T> {
 pub struct AddedSlots {
     /// The slots that did not exist before, in order; repeats of existing slots are left out.
     pub added: Vec<Slot>,
+    /// The provider's calendar version after the write.
+    pub version: u64,
 }
 
 /// What [`Scheduler::withdraw_availability`](crate::Scheduler::withdraw_availability) did.
@@ -162,4 +164,6 @@ pub struct Withdrawal {
     pub removed: Vec<Slot>,
     /// The slots kept because they are held or booked, with the reservation on each.
     pub conflicts: Vec<Reservation>,
+    /// The provider's calendar version after the write.
+    pub version: u64,
 }

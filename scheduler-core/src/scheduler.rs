@@ -9,7 +9,9 @@ use crate::grid::{TimeRange, Window, normalize};
 use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId, SlotId};
 use crate::model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
 use crate::policy::Policy;
-use crate::store::{HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store};
+use crate::store::{
+    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store, StoreWithdrawal,
+};
 
 /// A listing request: a time range, an optional page size and an optional cursor.
 ///
@@ -134,29 +136,27 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     ///
     /// Each window is normalized (see [`normalize`](crate::normalize)); if any
     /// is refused, nothing is added and the error names its index. Slots are a
-    /// set: repeats and overlaps change nothing. Returns the slots that are new.
+    /// set: repeats and overlaps change nothing. Returns the slots that are new
+    /// and the calendar's version after the write.
     pub async fn add_availability(
         &self,
         provider: &ProviderId,
         windows: &[Window],
     ) -> Result<AddedSlots> {
-        let now = self.now();
-        let mut starts = Vec::new();
-        for (index, window) in windows.iter().enumerate() {
-            starts.extend(normalize(&self.policy, window, index, now)?.starts());
-        }
-        starts.sort_unstable();
-        starts.dedup();
-        if starts.is_empty() {
-            return Ok(AddedSlots::default());
-        }
-        let added = self.store.add_slots(provider, &starts).await?;
-        Ok(AddedSlots {
-            added: added
-                .into_iter()
-                .map(|start| self.slot(provider, start))
-                .collect(),
-        })
+        self.publish(provider, windows, None).await
+    }
+
+    /// [`add_availability`](Self::add_availability), applied only if the
+    /// provider's calendar is still at `expected_version` (an HTTP `If-Match`);
+    /// otherwise [`Error::CalendarChanged`] and nothing changes.
+    pub async fn add_availability_if(
+        &self,
+        provider: &ProviderId,
+        windows: &[Window],
+        expected_version: u64,
+    ) -> Result<AddedSlots> {
+        self.publish(provider, windows, Some(expected_version))
+            .await
     }
 
     /// Removes `provider`'s free slots that start in `range`. Held and booked
@@ -166,11 +166,81 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         provider: &ProviderId,
         range: TimeRange,
     ) -> Result<Withdrawal> {
+        self.withdraw(provider, range, None).await
+    }
+
+    /// [`withdraw_availability`](Self::withdraw_availability), applied only if
+    /// the provider's calendar is still at `expected_version`; otherwise
+    /// [`Error::CalendarChanged`] and nothing changes.
+    pub async fn withdraw_availability_if(
+        &self,
+        provider: &ProviderId,
+        range: TimeRange,
+        expected_version: u64,
+    ) -> Result<Withdrawal> {
+        self.withdraw(provider, range, Some(expected_version)).await
+    }
+
+    /// The version of `provider`'s calendar: it changes exactly when an
+    /// availability write adds or removes a slot, so it serves as an ETag.
+    /// Reservations do not change it.
+    pub async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
+        self.store.calendar_version(provider).await
+    }
+
+    async fn publish(
+        &self,
+        provider: &ProviderId,
+        windows: &[Window],
+        expected: Option<u64>,
+    ) -> Result<AddedSlots> {
         let now = self.now();
-        let Some(bounds) = self.bounds(range.from(), range.to()) else {
-            return Ok(Withdrawal::default());
+        let mut starts = Vec::new();
+        for (index, window) in windows.iter().enumerate() {
+            starts.extend(normalize(&self.policy, window, index, now)?.starts());
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        let write = self.store.add_slots(provider, &starts, expected).await?;
+        let (added, version) = applied(write, provider, expected)?;
+        Ok(AddedSlots {
+            added: added
+                .into_iter()
+                .map(|start| self.slot(provider, start))
+                .collect(),
+            version,
+        })
+    }
+
+    async fn withdraw(
+        &self,
+        provider: &ProviderId,
+        range: TimeRange,
+        expected: Option<u64>,
+    ) -> Result<Withdrawal> {
+        let now = self.now();
+        let write = match self.bounds(range.from(), range.to()) {
+            Some(bounds) => {
+                self.store
+                    .withdraw_slots(provider, bounds, expected, now)
+                    .await?
+            }
+            // No slot can start in the range: nothing to remove, but the
+            // precondition is still answered.
+            None => {
+                let current = self.store.calendar_version(provider).await?;
+                match expected {
+                    Some(expected) if expected != current => {
+                        CalendarWrite::VersionMismatch { current }
+                    }
+                    _ => CalendarWrite::Applied {
+                        outcome: StoreWithdrawal::default(),
+                        version: current,
+                    },
+                }
+            }
         };
-        let outcome = self.store.withdraw_slots(provider, bounds, now).await?;
+        let (outcome, version) = applied(write, provider, expected)?;
         Ok(Withdrawal {
             removed: outcome
                 .removed
@@ -182,6 +252,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
                 .into_iter()
                 .map(|r| r.observed_at(now))
                 .collect(),
+            version,
         })
     }
 
@@ -458,6 +529,22 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             items: found.into_iter().map(|r| r.observed_at(now)).collect(),
             next_cursor,
         }
+    }
+}
+
+/// The outcome of a calendar write, or the refusal of its precondition.
+fn applied<T>(
+    write: CalendarWrite<T>,
+    provider: &ProviderId,
+    expected: Option<u64>,
+) -> Result<(T, u64)> {
+    match write {
+        CalendarWrite::Applied { outcome, version } => Ok((outcome, version)),
+        CalendarWrite::VersionMismatch { current } => Err(Error::CalendarChanged {
+            provider: provider.clone(),
+            expected: expected.unwrap_or(current),
+            current,
+        }),
     }
 }
 

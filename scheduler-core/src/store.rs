@@ -70,6 +70,23 @@ pub struct StoreWithdrawal {
     pub conflicts: Vec<Reservation>,
 }
 
+/// The result of a write to a provider's calendar guarded by its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalendarWrite<T> {
+    /// The write happened.
+    Applied {
+        /// What it did.
+        outcome: T,
+        /// The calendar's version after it.
+        version: u64,
+    },
+    /// The calendar was at another version than expected; nothing changed.
+    VersionMismatch {
+        /// The calendar's version.
+        current: u64,
+    },
+}
+
 /// Persistent state of slots and reservations, as atomic primitives.
 ///
 /// A slot is *free at `now`* when no reservation on it is confirmed or held
@@ -78,23 +95,35 @@ pub struct StoreWithdrawal {
 /// call concurrently from many tasks and, for shared databases, many processes.
 #[async_trait]
 pub trait Store: Send + Sync {
-    /// Adds `starts` (ascending, distinct) as slots of `provider`, leaving
-    /// existing slots and their reservations untouched. Returns the starts that
-    /// were not there before, ascending.
+    /// The version of `provider`'s calendar: 0 before any write, then one more
+    /// for each [`add_slots`](Store::add_slots) or
+    /// [`withdraw_slots`](Store::withdraw_slots) that changed its set of slots.
+    async fn calendar_version(&self, provider: &ProviderId) -> Result<u64>;
+
+    /// In one atomic step: if `expected` is given and the calendar's version
+    /// differs, changes nothing and reports the current version; otherwise
+    /// adds `starts` (ascending, distinct) as slots of `provider`, leaving
+    /// existing slots and their reservations untouched, and bumps the version
+    /// if any slot was new. The outcome is the new starts, ascending.
     async fn add_slots(
         &self,
         provider: &ProviderId,
         starts: &[SlotStart],
-    ) -> Result<Vec<DateTime<Utc>>>;
+        expected: Option<u64>,
+    ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>>;
 
-    /// In one atomic step, removes `provider`'s slots in `bounds` that are free
-    /// at `now` and reports the live reservations on the others.
+    /// In one atomic step: if `expected` is given and the calendar's version
+    /// differs, changes nothing and reports the current version; otherwise
+    /// removes `provider`'s slots in `bounds` that are free at `now`, reports
+    /// the live reservations on the others, and bumps the version if any slot
+    /// was removed.
     async fn withdraw_slots(
         &self,
         provider: &ProviderId,
         bounds: SlotBounds,
+        expected: Option<u64>,
         now: DateTime<Utc>,
-    ) -> Result<StoreWithdrawal>;
+    ) -> Result<CalendarWrite<StoreWithdrawal>>;
 
     /// Starts of `provider`'s slots in `bounds` that are free at `now`,
     /// ascending, at most `limit`. Cost grows with the page, not the calendar.
@@ -155,11 +184,14 @@ macro_rules! forward_store {
     ($($pointer:ident),*) => {$(
         #[async_trait]
         impl<S: Store + ?Sized> Store for $pointer<S> {
-            async fn add_slots(&self, provider: &ProviderId, starts: &[SlotStart]) -> Result<Vec<DateTime<Utc>>> {
-                (**self).add_slots(provider, starts).await
+            async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
+                (**self).calendar_version(provider).await
             }
-            async fn withdraw_slots(&self, provider: &ProviderId, bounds: SlotBounds, now: DateTime<Utc>) -> Result<StoreWithdrawal> {
-                (**self).withdraw_slots(provider, bounds, now).await
+            async fn add_slots(&self, provider: &ProviderId, starts: &[SlotStart], expected: Option<u64>) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
+                (**self).add_slots(provider, starts, expected).await
+            }
+            async fn withdraw_slots(&self, provider: &ProviderId, bounds: SlotBounds, expected: Option<u64>, now: DateTime<Utc>) -> Result<CalendarWrite<StoreWithdrawal>> {
+                (**self).withdraw_slots(provider, bounds, expected, now).await
             }
             async fn free_slots(&self, provider: &ProviderId, bounds: SlotBounds, limit: usize, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
                 (**self).free_slots(provider, bounds, limit, now).await

@@ -37,7 +37,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
 };
 use scheduler_core::{
     ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart, Store,
@@ -76,21 +76,27 @@ impl MemoryStore {
 
 #[async_trait]
 impl Store for MemoryStore {
+    async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
+        Ok(self.read().calendar_version(provider))
+    }
+
     async fn add_slots(
         &self,
         provider: &ProviderId,
         starts: &[SlotStart],
-    ) -> Result<Vec<DateTime<Utc>>> {
-        Ok(self.write().add_slots(provider, starts))
+        expected: Option<u64>,
+    ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
+        Ok(self.write().add_slots(provider, starts, expected))
     }
 
     async fn withdraw_slots(
         &self,
         provider: &ProviderId,
         bounds: SlotBounds,
+        expected: Option<u64>,
         now: DateTime<Utc>,
-    ) -> Result<StoreWithdrawal> {
-        Ok(self.write().withdraw_slots(provider, bounds, now))
+    ) -> Result<CalendarWrite<StoreWithdrawal>> {
+        Ok(self.write().withdraw_slots(provider, bounds, expected, now))
     }
 
     async fn free_slots(

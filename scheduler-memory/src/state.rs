@@ -5,7 +5,7 @@ use std::ops::Bound;
 
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
 };
 use scheduler_core::{
     ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, ReservationStatus, SlotStart,
@@ -22,6 +22,8 @@ type Position = (i64, ReservationId);
 #[derive(Debug, Default)]
 pub(crate) struct State {
     calendars: HashMap<ProviderId, Calendar>,
+    /// Each provider's calendar version; absent means 0.
+    versions: HashMap<ProviderId, u64>,
     reservations: HashMap<ReservationId, Reservation>,
     keys: HashMap<ClientId, HashMap<IdempotencyKey, ReservationId>>,
     /// Holds still stored as `held`, by expiry: what the sweeper walks.
@@ -62,11 +64,38 @@ impl State {
             .filter(|r| r.is_live_at(now))
     }
 
+    pub(crate) fn calendar_version(&self, provider: &ProviderId) -> u64 {
+        self.versions.get(provider).copied().unwrap_or(0)
+    }
+
+    /// The version check every calendar write starts with.
+    fn check_version(&self, provider: &ProviderId, expected: Option<u64>) -> Result<(), u64> {
+        let current = self.calendar_version(provider);
+        match expected {
+            Some(expected) if expected != current => Err(current),
+            _ => Ok(()),
+        }
+    }
+
+    /// Bumps the version if the write changed anything, and reports it.
+    fn written<T>(&mut self, provider: &ProviderId, changed: bool, outcome: T) -> CalendarWrite<T> {
+        let version = self.versions.entry(provider.clone()).or_insert(0);
+        *version += u64::from(changed);
+        CalendarWrite::Applied {
+            outcome,
+            version: *version,
+        }
+    }
+
     pub(crate) fn add_slots(
         &mut self,
         provider: &ProviderId,
         starts: &[SlotStart],
-    ) -> Vec<DateTime<Utc>> {
+        expected: Option<u64>,
+    ) -> CalendarWrite<Vec<DateTime<Utc>>> {
+        if let Err(current) = self.check_version(provider, expected) {
+            return CalendarWrite::VersionMismatch { current };
+        }
         let calendar = self.calendars.entry(provider.clone()).or_default();
         let mut added = Vec::new();
         for start in starts {
@@ -77,32 +106,38 @@ impl State {
                 added.push(start.instant());
             }
         }
-        added
+        self.written(provider, !added.is_empty(), added)
     }
 
     pub(crate) fn withdraw_slots(
         &mut self,
         provider: &ProviderId,
         bounds: SlotBounds,
+        expected: Option<u64>,
         now: DateTime<Utc>,
-    ) -> StoreWithdrawal {
+    ) -> CalendarWrite<StoreWithdrawal> {
+        if let Err(current) = self.check_version(provider, expected) {
+            return CalendarWrite::VersionMismatch { current };
+        }
         let mut outcome = StoreWithdrawal::default();
-        let Some(calendar) = self.calendars.get(provider) else {
-            return outcome;
-        };
         let mut free = Vec::new();
-        for (&start, &occupant) in calendar.range(bounds.from.timestamp()..bounds.to.timestamp()) {
-            match self.occupied(occupant, now) {
-                Some(reservation) => outcome.conflicts.push(reservation.clone()),
-                None => free.push(start),
+        if let Some(calendar) = self.calendars.get(provider) {
+            for (&start, &occupant) in
+                calendar.range(bounds.from.timestamp()..bounds.to.timestamp())
+            {
+                match self.occupied(occupant, now) {
+                    Some(reservation) => outcome.conflicts.push(reservation.clone()),
+                    None => free.push(start),
+                }
             }
         }
-        let calendar = self.calendars.get_mut(provider).expect("looked up above");
-        for start in free {
-            calendar.remove(&start);
-            outcome.removed.push(instant(start));
+        if let Some(calendar) = self.calendars.get_mut(provider) {
+            for &start in &free {
+                calendar.remove(&start);
+                outcome.removed.push(instant(start));
+            }
         }
-        outcome
+        self.written(provider, !free.is_empty(), outcome)
     }
 
     pub(crate) fn free_slots(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use scheduler_core::store::{
-    HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
 };
 use scheduler_core::{
     ClientId, Error, IdempotencyKey, ListQuery, ManualClock, Policy, ProviderId, Reservation,
@@ -35,21 +35,29 @@ struct FlakyStore {
 
 #[async_trait]
 impl Store for FlakyStore {
+    async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
+        self.inner.calendar_version(provider).await
+    }
+
     async fn add_slots(
         &self,
         provider: &ProviderId,
         starts: &[SlotStart],
-    ) -> Result<Vec<DateTime<Utc>>> {
-        self.inner.add_slots(provider, starts).await
+        expected: Option<u64>,
+    ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
+        self.inner.add_slots(provider, starts, expected).await
     }
 
     async fn withdraw_slots(
         &self,
         provider: &ProviderId,
         bounds: SlotBounds,
+        expected: Option<u64>,
         now: DateTime<Utc>,
-    ) -> Result<StoreWithdrawal> {
-        self.inner.withdraw_slots(provider, bounds, now).await
+    ) -> Result<CalendarWrite<StoreWithdrawal>> {
+        self.inner
+            .withdraw_slots(provider, bounds, expected, now)
+            .await
     }
 
     async fn free_slots(

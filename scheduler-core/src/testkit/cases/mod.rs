@@ -25,6 +25,7 @@ mod idempotency;
 mod listing;
 mod reservations;
 mod reserve;
+mod versions;
 mod withdraw;
 
 use super::Case;
@@ -124,5 +125,9 @@ pub(super) fn all<S: Store + 'static>() -> Vec<Case<S>> {
         concurrency::concurrent_sweepers_expire_each_hold_once,
         concurrency::many_clients_race_for_a_lapsed_hold,
         concurrency::confirm_and_cancel_race_consistently,
+        versions::version_counts_only_writes_that_change_slots,
+        versions::stale_version_changes_nothing,
+        versions::current_version_applies,
+        versions::concurrent_writes_at_one_version_let_one_through,
     ]
 }

@@ -1,0 +1,145 @@
+//! Calendar versions: the compare-and-set behind `If-Match` on availability writes.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use tokio::sync::Barrier;
+
+use crate::error::Error;
+use crate::grid::Window;
+use crate::store::Store;
+use crate::testkit::Harness;
+
+pub(super) async fn version_counts_only_writes_that_change_slots<S: Store>(h: Harness<S>) {
+    let p = h.provider("p");
+    let s = &h.scheduler;
+    assert_eq!(
+        s.calendar_version(&p).await.unwrap(),
+        0,
+        "a new calendar is at version 0"
+    );
+    let window = Window::new(h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0)).unwrap();
+    assert_eq!(s.add_availability(&p, &[window]).await.unwrap().version, 1);
+    let repeat = s.add_availability(&p, &[window]).await.unwrap();
+    assert_eq!(
+        (repeat.added.len(), repeat.version),
+        (0, 1),
+        "a repeat changes nothing, version included"
+    );
+    let empty_range = Harness::<S>::range(h.day_at(5, 0, 0, 0), h.day_at(6, 0, 0, 0));
+    assert_eq!(
+        s.withdraw_availability(&p, empty_range)
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+    let slot = h.slot_id(&p, h.day_at(2, 9, 0, 0));
+    let c = h.client("c");
+    let held = h.hold(&slot, &c).await;
+    s.confirm(held.id, &c).await.unwrap();
+    assert_eq!(
+        s.calendar_version(&p).await.unwrap(),
+        1,
+        "reservations do not change the calendar version"
+    );
+    let range = Harness::<S>::range(h.day_at(2, 0, 0, 0), h.day_at(3, 0, 0, 0));
+    let withdrawn = s.withdraw_availability(&p, range).await.unwrap();
+    assert_eq!((withdrawn.removed.len(), withdrawn.version), (3, 2));
+    assert_eq!(
+        s.calendar_version(&h.provider("other")).await.unwrap(),
+        0,
+        "versions are per provider"
+    );
+}
+
+pub(super) async fn stale_version_changes_nothing<S: Store>(h: Harness<S>) {
+    let p = h.provider("p");
+    let s = &h.scheduler;
+    h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
+        .await;
+    let window = Window::new(h.day_at(3, 9, 0, 0), h.day_at(3, 10, 0, 0)).unwrap();
+    let err = expect_err!(
+        s.add_availability_if(&p, &[window], 0).await,
+        Error::CalendarChanged {
+            expected: 0,
+            current: 1,
+            ..
+        },
+        "adding at version 0 after a write"
+    );
+    assert_eq!(err.code(), "calendar_changed");
+    let range = Harness::<S>::range(h.day_at(2, 0, 0, 0), h.day_at(3, 0, 0, 0));
+    expect_err!(
+        s.withdraw_availability_if(&p, range, 7).await,
+        Error::CalendarChanged {
+            expected: 7,
+            current: 1,
+            ..
+        },
+        "withdrawing at a version that never was"
+    );
+    let empty = Harness::<S>::range(h.day_at(9, 0, 0, 0), h.day_at(9, 0, 1, 0));
+    expect_err!(
+        s.withdraw_availability_if(&p, empty, 0).await,
+        Error::CalendarChanged {
+            expected: 0,
+            current: 1,
+            ..
+        },
+        "a range without slots still answers the precondition"
+    );
+    assert_eq!(
+        h.reservable_starts(&p).await.len(),
+        4,
+        "neither refused write changed the calendar"
+    );
+    assert_eq!(s.calendar_version(&p).await.unwrap(), 1);
+}
+
+pub(super) async fn current_version_applies<S: Store>(h: Harness<S>) {
+    let p = h.provider("p");
+    let s = &h.scheduler;
+    let window = Window::new(h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0)).unwrap();
+    let added = s.add_availability_if(&p, &[window], 0).await.unwrap();
+    assert_eq!((added.added.len(), added.version), (4, 1));
+    let range = Harness::<S>::range(h.day_at(2, 9, 0, 0), h.day_at(2, 9, 30, 0));
+    let withdrawn = s.withdraw_availability_if(&p, range, 1).await.unwrap();
+    assert_eq!((withdrawn.removed.len(), withdrawn.version), (2, 2));
+    assert_eq!(
+        h.reservable_starts(&p).await,
+        vec![h.day_at(2, 9, 30, 0), h.day_at(2, 9, 45, 0)]
+    );
+}
+
+pub(super) async fn concurrent_writes_at_one_version_let_one_through<S: Store + 'static>(
+    h: Harness<S>,
+) {
+    const WRITERS: usize = 16;
+    let p = h.provider("p");
+    let barrier = Arc::new(Barrier::new(WRITERS));
+    let mut tasks = Vec::new();
+    for i in 0..WRITERS {
+        let (scheduler, barrier, p) = (h.scheduler.clone(), barrier.clone(), p.clone());
+        let start = h.day_at(2, 0, 0, 0) + TimeDelta::hours(i as i64);
+        tasks.push(tokio::spawn(async move {
+            let window = Window::new(start, start + TimeDelta::minutes(15)).unwrap();
+            barrier.wait().await;
+            scheduler.add_availability_if(&p, &[window], 0).await
+        }));
+    }
+    let mut applied = 0;
+    for task in tasks {
+        match task.await.expect("writer task") {
+            Ok(added) => {
+                applied += 1;
+                assert_eq!(added.version, 1);
+            }
+            Err(Error::CalendarChanged { current: 1, .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(applied, 1, "exactly one write at version 0 may pass");
+    assert_eq!(h.reservable_starts(&p).await.len(), 1);
+    assert_eq!(h.scheduler.calendar_version(&p).await.unwrap(), 1);
+}
