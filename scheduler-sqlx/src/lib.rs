@@ -13,8 +13,12 @@
 //!   `(client_id, idempotency_key)` binds each key to one reservation.
 //!
 //! Every statement takes `now` as a bind parameter; no SQL reads the
-//! database's clock. Holds, confirmations and sweeps are single conditional
-//! statements, so many processes can share one database.
+//! database's clock. Confirmations and sweeps are single conditional
+//! statements; a hold is one conditional statement on PostgreSQL and a short
+//! `IMMEDIATE` transaction on SQLite. The unique index backs both, so many
+//! processes can share one database. Each provider's calendar carries a
+//! version (table `calendars`) that availability writes compare and bump, for
+//! `If-Match` on those writes.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -80,3 +80,17 @@ impl ReservationRow {
 pub(crate) fn storage(error: sqlx::Error) -> Error {
     Error::storage(error)
 }
+
+/// A stored calendar version; the schema keeps it non-negative.
+pub(crate) fn version(stored: i64) -> Result<u64> {
+    u64::try_from(stored).map_err(|_| Error::storage(format!("corrupt calendar version {stored}")))
+}
+
+/// The answer of a version-guarded write: `Err(current)` when `expected`
+/// names another version than `current`.
+pub(crate) fn check_version(expected: Option<u64>, current: u64) -> std::result::Result<(), u64> {
+    match expected {
+        Some(expected) if expected != current => Err(current),
+        _ => Ok(()),
+    }
+}

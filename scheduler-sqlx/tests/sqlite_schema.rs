@@ -167,3 +167,26 @@ async fn each_memory_store_is_its_own_database_and_keeps_its_data() {
         "another memory store sees nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_spelling_of_a_fileless_database_reads_what_it_wrote() {
+    for url in [
+        "sqlite::memory:",
+        "sqlite:file::memory:",
+        "sqlite://:memory:",
+        "sqlite:",
+    ] {
+        let store = SqliteStore::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        let h = Harness::new(store.clone());
+        let slot = h.open_slot(&h.provider("p"), h.day_at(2, 9, 0, 0)).await;
+        h.hold(&slot, &h.client("c")).await;
+        // Reads go to the same connection that wrote: one database, not one per connection.
+        assert_eq!(count(&store, "reservations").await, 1, "{url}");
+    }
+}

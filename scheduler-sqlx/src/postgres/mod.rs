@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
 };
 use scheduler_core::{
     ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
@@ -25,6 +25,7 @@ macro_rules! reservation_columns {
     };
 }
 
+mod calendar;
 mod decode;
 mod hold;
 mod lifecycle;
@@ -109,21 +110,27 @@ impl PostgresStore {
 
 #[async_trait]
 impl Store for PostgresStore {
+    async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
+        calendar::current(&self.pool, provider).await
+    }
+
     async fn add_slots(
         &self,
         provider: &ProviderId,
         starts: &[SlotStart],
-    ) -> Result<Vec<DateTime<Utc>>> {
-        slots::add(&self.pool, provider, starts).await
+        expected: Option<u64>,
+    ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
+        slots::add(&self.pool, provider, starts, expected).await
     }
 
     async fn withdraw_slots(
         &self,
         provider: &ProviderId,
         bounds: SlotBounds,
+        expected: Option<u64>,
         now: DateTime<Utc>,
-    ) -> Result<StoreWithdrawal> {
-        slots::withdraw(&self.pool, provider, bounds, now).await
+    ) -> Result<CalendarWrite<StoreWithdrawal>> {
+        slots::withdraw(&self.pool, provider, bounds, expected, now).await
     }
 
     async fn free_slots(

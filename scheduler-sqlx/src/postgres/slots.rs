@@ -1,12 +1,12 @@
 //! A provider's calendar: adding, listing free and withdrawing slots.
 
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{SlotBounds, StoreWithdrawal};
+use scheduler_core::store::{CalendarWrite, SlotBounds, StoreWithdrawal};
 use scheduler_core::{ProviderId, Result, SlotStart};
 use sqlx::PgPool;
 
-use super::decode;
-use crate::row::{from_seconds, micros, storage};
+use super::{calendar, decode};
+use crate::row::{check_version, from_seconds, micros, storage};
 
 /// Inserts the whole batch in one statement; the primary key makes a repeat a
 /// no-op, and `RETURNING` yields only the rows that were new.
@@ -47,6 +47,8 @@ const FREE: &str = "
     ORDER BY s.start_s
     LIMIT $5";
 
+const READ_COMMITTED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
+
 /// Locks every slot in the range, in start order (so two withdrawals cannot
 /// deadlock): a hold in flight on one of them finishes first, and no new hold
 /// can start on them until the transaction ends.
@@ -56,12 +58,14 @@ const LOCK_RANGE: &str = "
     ORDER BY start_s
     FOR UPDATE";
 
-/// Deletes the locked slots that are free at `$4`. Under READ COMMITTED this
-/// statement takes a fresh snapshot, after the locks, so it sees every hold
-/// that committed while the lock was awaited.
+/// Deletes the locked slots (`$5`) that are free at `$4`. Under READ
+/// COMMITTED this statement takes a fresh snapshot, after the locks, so it
+/// sees every hold that committed while the lock was awaited; limiting it to
+/// the locked starts keeps it from judging a slot it holds no lock on.
 const DELETE_FREE: &str = "
     DELETE FROM slots s
     WHERE s.provider_id = $1 AND s.start_s >= $2 AND s.start_s < $3
+      AND s.start_s = ANY($5)
       AND NOT EXISTS (
         SELECT 1 FROM reservations r
         WHERE r.provider_id = s.provider_id AND r.start_s = s.start_s
@@ -85,17 +89,30 @@ pub(super) async fn add(
     pool: &PgPool,
     provider: &ProviderId,
     starts: &[SlotStart],
-) -> Result<Vec<DateTime<Utc>>> {
+    expected: Option<u64>,
+) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
+    let mut tx = pool.begin().await.map_err(storage)?;
+    let current = calendar::lock(&mut tx, provider).await?;
+    if let Err(current) = check_version(expected, current) {
+        return Ok(CalendarWrite::VersionMismatch { current });
+    }
     let seconds: Vec<i64> = starts.iter().map(|start| start.timestamp()).collect();
     let mut added: Vec<i64> = sqlx::query_scalar(ADD)
         .bind(provider.as_str())
         .bind(seconds)
-        .fetch_all(pool)
+        .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
+    let version = if added.is_empty() {
+        current
+    } else {
+        calendar::bump(&mut tx, provider).await?
+    };
+    tx.commit().await.map_err(storage)?;
     // RETURNING follows no order.
     added.sort_unstable();
-    added.into_iter().map(from_seconds).collect()
+    let outcome = added.into_iter().map(from_seconds).collect::<Result<_>>()?;
+    Ok(CalendarWrite::Applied { outcome, version })
 }
 
 pub(super) async fn free(
@@ -121,15 +138,24 @@ pub(super) async fn withdraw(
     pool: &PgPool,
     provider: &ProviderId,
     bounds: SlotBounds,
+    expected: Option<u64>,
     now: DateTime<Utc>,
-) -> Result<StoreWithdrawal> {
+) -> Result<CalendarWrite<StoreWithdrawal>> {
     let (from, to) = (bounds.from.timestamp(), bounds.to.timestamp());
-    let mut tx = pool.begin().await.map_err(storage)?;
-    sqlx::query(LOCK_RANGE)
+    // READ COMMITTED whatever the server's default: the delete below relies on
+    // taking a fresh snapshot after the row locks are granted.
+    let mut tx = pool.begin_with(READ_COMMITTED).await.map_err(storage)?;
+    // The calendar first, then its slots: the same order as `add`, and holds
+    // lock only slots, so no two writers wait on each other in a cycle.
+    let current = calendar::lock(&mut tx, provider).await?;
+    if let Err(current) = check_version(expected, current) {
+        return Ok(CalendarWrite::VersionMismatch { current });
+    }
+    let locked: Vec<i64> = sqlx::query_scalar(LOCK_RANGE)
         .bind(provider.as_str())
         .bind(from)
         .bind(to)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
     let mut removed: Vec<i64> = sqlx::query_scalar(DELETE_FREE)
@@ -137,6 +163,7 @@ pub(super) async fn withdraw(
         .bind(from)
         .bind(to)
         .bind(micros(now))
+        .bind(locked)
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
@@ -148,13 +175,19 @@ pub(super) async fn withdraw(
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
+    let version = if removed.is_empty() {
+        current
+    } else {
+        calendar::bump(&mut tx, provider).await?
+    };
     tx.commit().await.map_err(storage)?;
     removed.sort_unstable();
-    Ok(StoreWithdrawal {
+    let outcome = StoreWithdrawal {
         removed: removed
             .into_iter()
             .map(from_seconds)
             .collect::<Result<_>>()?,
         conflicts: decode::reservations(&conflicts)?,
-    })
+    };
+    Ok(CalendarWrite::Applied { outcome, version })
 }

@@ -25,29 +25,22 @@ pub(super) fn options(url: &str) -> Result<SqliteConnectOptions> {
         // application crashes and loses at most the last commits on power loss.
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
-        .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT))
 }
 
-/// Whether `url` names an in-memory database, read the way sqlx reads it.
-/// Such a database lives only as long as its connections, and shares its
-/// data between them only through SQLite's shared cache, whose table locks
-/// the busy timeout does not cover: it is best served by one connection.
-pub(super) fn is_memory_url(url: &str) -> bool {
-    let rest = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let (database, params) = rest.split_once('?').unwrap_or((rest, ""));
-    database == ":memory:" || params.split('&').any(|param| param == "mode=memory")
-}
+/// Asks SQLite for the file behind the connection: none for an in-memory or
+/// temporary database, however the URL spelled it (`:memory:`,
+/// `file::memory:`, `mode=memory`, an empty name).
+const MAIN_FILE: &str = "SELECT file FROM pragma_database_list WHERE name = 'main'";
 
 /// The reader and writer pools for `options`.
 ///
 /// One writer connection, so that writes from this process queue for it
 /// instead of racing for SQLite's lock, and up to `readers` reader
-/// connections, which WAL lets run beside it. With no readers, the writer's
-/// connection serves reads too; it is kept open for the pool's life, which
-/// an in-memory database needs: that connection is the database.
+/// connections, which WAL lets run beside it. With no readers, or when the
+/// database has no file, the writer's connection serves reads too; it is kept
+/// open for the pool's life, which an in-memory database needs: that
+/// connection is the database, and another connection would be another one.
 pub(super) async fn pools(
     options: SqliteConnectOptions,
     readers: u32,
@@ -67,36 +60,17 @@ pub(super) async fn pools(
         .connect_with(options.clone())
         .await
         .map_err(storage)?;
+    let file: Option<String> = sqlx::query_scalar(MAIN_FILE)
+        .fetch_optional(&writer)
+        .await
+        .map_err(storage)?;
+    if file.unwrap_or_default().is_empty() {
+        return Ok((writer.clone(), writer));
+    }
     let reader = SqlitePoolOptions::new()
         .max_connections(readers)
         .connect_with(options.pragma("query_only", "ON"))
         .await
         .map_err(storage)?;
     Ok((reader, writer))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_memory_url;
-
-    #[test]
-    fn memory_urls_are_recognised_as_sqlx_parses_them() {
-        for url in [
-            "sqlite::memory:",
-            "sqlite://:memory:",
-            ":memory:",
-            "sqlite://?mode=memory",
-            "sqlite:x.db?cache=shared&mode=memory",
-        ] {
-            assert!(is_memory_url(url), "{url}");
-        }
-        for url in [
-            "sqlite://x.db",
-            "sqlite:/tmp/memory.db",
-            "sqlite://x.db?mode=rwc",
-            ":memory:.db",
-        ] {
-            assert!(!is_memory_url(url), "{url}");
-        }
-    }
 }

@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: the scheduler's storage in one SQLite database.
 
+mod calendar;
 mod connect;
 mod hold;
 mod lifecycle;
@@ -12,7 +13,7 @@ mod slots;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store, StoreWithdrawal,
+    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store, StoreWithdrawal,
 };
 use scheduler_core::{
     ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
@@ -81,20 +82,14 @@ impl SqliteStore {
     /// Opens the database at `url` (`sqlite://path/to/file.db`,
     /// `sqlite::memory:`, ...), creating the file if it is missing, with the
     /// options of [`SqliteStore::connect_options`], one writer connection and
-    /// up to 8 reader connections; an in-memory database gets one connection
-    /// for both. Run [`SqliteStore::migrate`] before first use.
+    /// up to 8 reader connections; a database without a file (in memory, in
+    /// any spelling) gets one connection for both. Run [`SqliteStore::migrate`] before first use.
     pub async fn connect(url: &str) -> Result<Self> {
-        let readers = if connect::is_memory_url(url) {
-            0
-        } else {
-            connect::DEFAULT_READERS
-        };
-        Self::connect_with(Self::connect_options(url)?, readers).await
+        Self::connect_with(Self::connect_options(url)?, connect::DEFAULT_READERS).await
     }
 
     /// The options [`SqliteStore::connect`] uses for `url`: create the file if
-    /// missing, WAL journal, `synchronous = NORMAL`, foreign keys on and a
-    /// 5 s busy timeout. A starting point for [`SqliteStore::connect_with`] or
+    /// missing, WAL journal, `synchronous = NORMAL` and a 5 s busy timeout. A starting point for [`SqliteStore::connect_with`] or
     /// for pools of your own.
     pub fn connect_options(url: &str) -> Result<SqliteConnectOptions> {
         connect::options(url)
@@ -102,9 +97,9 @@ impl SqliteStore {
 
     /// Opens the database with `options` as given, one writer connection and
     /// up to `readers` reader connections. With `readers == 0` the writer's
-    /// connection serves reads too and stays open for the store's life: give
-    /// an in-memory database 0, since each connection to one would otherwise
-    /// be another database or contend through SQLite's shared cache.
+    /// connection serves reads too and stays open for the store's life; a
+    /// database without a file is always opened that way, since each
+    /// connection to it would otherwise be another database.
     pub async fn connect_with(options: SqliteConnectOptions, readers: u32) -> Result<Self> {
         let (reader, writer) = connect::pools(options, readers).await?;
         Ok(Self::from_pools(reader, writer))
@@ -161,21 +156,27 @@ impl SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
+        calendar::current(&self.reader, provider).await
+    }
+
     async fn add_slots(
         &self,
         provider: &ProviderId,
         starts: &[SlotStart],
-    ) -> Result<Vec<DateTime<Utc>>> {
-        slots::add(&self.writer, provider, starts).await
+        expected: Option<u64>,
+    ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
+        slots::add(&self.writer, provider, starts, expected).await
     }
 
     async fn withdraw_slots(
         &self,
         provider: &ProviderId,
         bounds: SlotBounds,
+        expected: Option<u64>,
         now: DateTime<Utc>,
-    ) -> Result<StoreWithdrawal> {
-        slots::withdraw(&self.writer, provider, bounds, now).await
+    ) -> Result<CalendarWrite<StoreWithdrawal>> {
+        slots::withdraw(&self.writer, provider, bounds, expected, now).await
     }
 
     async fn free_slots(

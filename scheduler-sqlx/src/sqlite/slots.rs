@@ -3,14 +3,13 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{SlotBounds, StoreWithdrawal};
+use scheduler_core::store::{CalendarWrite, SlotBounds, StoreWithdrawal};
 use scheduler_core::{ProviderId, Result, SlotStart};
 use sqlx::sqlite::SqlitePool;
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::BEGIN_IMMEDIATE;
-use super::rows;
-use crate::row::{RESERVATION_COLUMNS, micros, storage};
+use super::{BEGIN_IMMEDIATE, calendar, rows};
+use crate::row::{RESERVATION_COLUMNS, check_version, micros, storage};
 
 /// Rows per `INSERT`: two bind parameters each keeps a statement under 999,
 /// the lowest variable limit SQLite has shipped with.
@@ -59,9 +58,14 @@ pub(super) async fn add(
     writer: &SqlitePool,
     provider: &ProviderId,
     starts: &[SlotStart],
-) -> Result<Vec<DateTime<Utc>>> {
+    expected: Option<u64>,
+) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
     // One transaction for every batch: a failure adds none of the slots.
     let mut tx = writer.begin_with(BEGIN_IMMEDIATE).await.map_err(storage)?;
+    let current = calendar::current_for_write(&mut tx, provider).await?;
+    if let Err(current) = check_version(expected, current) {
+        return Ok(CalendarWrite::VersionMismatch { current });
+    }
     let mut added = Vec::with_capacity(starts.len());
     for batch in starts.chunks(INSERT_BATCH) {
         let mut insert = QueryBuilder::<Sqlite>::new("INSERT INTO slots (provider_id, start_s) ");
@@ -72,19 +76,32 @@ pub(super) async fn add(
         insert.push(" ON CONFLICT DO NOTHING RETURNING start_s");
         added.extend(insert.build().fetch_all(&mut *tx).await.map_err(storage)?);
     }
+    let version = if added.is_empty() {
+        current
+    } else {
+        calendar::bump(&mut tx, provider).await?
+    };
     tx.commit().await.map_err(storage)?;
-    rows::starts(&added)
+    Ok(CalendarWrite::Applied {
+        outcome: rows::starts(&added)?,
+        version,
+    })
 }
 
 pub(super) async fn withdraw(
     writer: &SqlitePool,
     provider: &ProviderId,
     bounds: SlotBounds,
+    expected: Option<u64>,
     now: DateTime<Utc>,
-) -> Result<StoreWithdrawal> {
+) -> Result<CalendarWrite<StoreWithdrawal>> {
     let (from, to, now) = (bounds.from.timestamp(), bounds.to.timestamp(), micros(now));
     // IMMEDIATE: the conflicts read must see the same calendar the delete left.
     let mut tx = writer.begin_with(BEGIN_IMMEDIATE).await.map_err(storage)?;
+    let current = calendar::current_for_write(&mut tx, provider).await?;
+    if let Err(current) = check_version(expected, current) {
+        return Ok(CalendarWrite::VersionMismatch { current });
+    }
     let removed = sqlx::query(DELETE_FREE)
         .bind(provider.as_str())
         .bind(from)
@@ -101,11 +118,17 @@ pub(super) async fn withdraw(
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
+    let version = if removed.is_empty() {
+        current
+    } else {
+        calendar::bump(&mut tx, provider).await?
+    };
     tx.commit().await.map_err(storage)?;
-    Ok(StoreWithdrawal {
+    let outcome = StoreWithdrawal {
         removed: rows::starts(&removed)?,
         conflicts: rows::reservations(&conflicts)?,
-    })
+    };
+    Ok(CalendarWrite::Applied { outcome, version })
 }
 
 pub(super) async fn free(
