@@ -1,0 +1,231 @@
+//! Request input: JSON bodies, path ids, query ranges and headers, each refused
+//! as a problem that names the field at fault instead of axum's plain-text rejections.
+
+use std::str::FromStr;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use scheduler_core::{IdempotencyKey, ListQuery, TimeRange};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::IntoParams;
+
+use crate::error::ApiError;
+
+/// A JSON body, read as `T`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers().get(axum::http::header::CONTENT_TYPE)) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "send the body as JSON, with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "Body too large",
+                    rejection.body_text(),
+                )
+            } else {
+                ApiError::bad_request("unreadable_body", rejection.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
+    let Some(essence) = content_type
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(str::trim)
+    else {
+        return false;
+    };
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > 5 && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
+}
+
+/// Parses `bytes` as one JSON value of type `T`; a type error names its path (`windows[0].end`).
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_data() {
+            let error = ApiError::bad_request("invalid_body", format!("{path}: {inner}"));
+            if path == "." {
+                error
+            } else {
+                error.field(path)
+            }
+        } else {
+            ApiError::bad_request("malformed_json", format!("the body is not JSON: {inner}"))
+        }
+    })?;
+    de.end().map_err(|inner| {
+        ApiError::bad_request("malformed_json", format!("the body is not JSON: {inner}"))
+    })?;
+    Ok(value)
+}
+
+/// A path parameter parsed by the core's own rules: `ProviderId`, `SlotId`, `ReservationId`.
+///
+/// The handler's route has exactly one parameter; a bad one is a 400 whose
+/// `field` the core names (`providerId`, `slotId`, `reservationId`).
+#[derive(Debug)]
+pub struct PathId<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PathId<T>
+where
+    T: FromStr<Err = scheduler_core::Error> + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request("invalid_path", rejection.body_text()))?;
+        Ok(PathId(raw.parse()?))
+    }
+}
+
+/// `?from=&to=`: the range of slot starts to act on; all time when left out.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RangeParams {
+    /// Start (inclusive), RFC 3339 with any offset (encode `+` as `%2B`). Default: the earliest instant.
+    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-06T00:00:00Z")]
+    from: Option<String>,
+    /// End (exclusive), RFC 3339 with any offset. Default: the latest instant.
+    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-07T00:00:00Z")]
+    to: Option<String>,
+}
+
+/// `?from=&to=&limit=&cursor=`: one page of a listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Start (inclusive), RFC 3339 with any offset (encode `+` as `%2B`). Default: the earliest instant.
+    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-06T00:00:00Z")]
+    from: Option<String>,
+    /// End (exclusive), RFC 3339 with any offset. Default: the latest instant.
+    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-07T00:00:00Z")]
+    to: Option<String>,
+    /// Page size: 1 to the server's maximum (500 by default); 50 when left out.
+    #[param(value_type = Option<u32>, minimum = 1)]
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The range of a `?from=&to=` query.
+#[derive(Debug)]
+pub struct Range(pub TimeRange);
+
+impl<S: Send + Sync> FromRequestParts<S> for Range {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params: RangeParams = query(parts, state).await?;
+        Ok(Range(range(params.from, params.to)?))
+    }
+}
+
+/// The listing request of a `?from=&to=&limit=&cursor=` query.
+#[derive(Debug)]
+pub struct Listing(pub ListQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for Listing {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params: ListParams = query(parts, state).await?;
+        let mut listing = ListQuery::new(range(params.from, params.to)?);
+        if let Some(limit) = params.limit {
+            // The policy judges the size; here it only has to be a number.
+            let limit = limit.parse().map_err(|_| {
+                ApiError::bad_request(
+                    "invalid_limit",
+                    format!("invalid limit: {limit:?} is not a whole number"),
+                )
+                .field("limit")
+            })?;
+            listing = listing.limit(limit);
+        }
+        if let Some(cursor) = params.cursor {
+            listing = listing.cursor(cursor);
+        }
+        Ok(Listing(listing))
+    }
+}
+
+async fn query<T: DeserializeOwned, S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<T, ApiError> {
+    let Query(params) = Query::<T>::from_request_parts(parts, state)
+        .await
+        .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+    Ok(params)
+}
+
+fn range(from: Option<String>, to: Option<String>) -> Result<TimeRange, ApiError> {
+    let all = TimeRange::all();
+    let from = instant("from", from)?.unwrap_or(all.from());
+    let to = instant("to", to)?.unwrap_or(all.to());
+    Ok(TimeRange::new(from, to)?)
+}
+
+/// An RFC 3339 instant with any offset, as UTC.
+fn instant(field: &'static str, raw: Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    // An unencoded `+02:00` offset arrives as ` 02:00` (form decoding reads `+`
+    // as a space); no RFC 3339 instant holds a space, so the `+` is restored.
+    let text = raw.replace(' ', "+");
+    DateTime::parse_from_rfc3339(&text)
+        .map(|at| Some(at.to_utc()))
+        .map_err(|err| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("invalid {field}: {raw:?} is not an RFC 3339 instant ({err})"),
+            )
+            .field(field)
+        })
+}
+
+/// The optional `Idempotency-Key` header of a reserve request.
+#[derive(Debug)]
+pub struct IdempotencyKeyHeader(pub Option<IdempotencyKey>);
+
+/// The header's name.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKeyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(IDEMPOTENCY_KEY) else {
+            return Ok(IdempotencyKeyHeader(None));
+        };
+        // Non-ASCII bytes fail here and fall to the core's rule for the message.
+        let text = value.to_str().unwrap_or("\u{fffd}");
+        Ok(IdempotencyKeyHeader(Some(IdempotencyKey::new(text)?)))
+    }
+}

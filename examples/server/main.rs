@@ -1,0 +1,122 @@
+//! The scheduler's HTTP API: `cargo run --release --example server -- --demo`.
+//!
+//! `main` only wires the parts together; each concern has its module:
+//! configuration, storage, state, auth, the routes of each resource, errors,
+//! limits, logs, the OpenAPI document, the demo and shutdown.
+
+mod app;
+mod auth;
+mod availability;
+mod config;
+mod demo;
+mod error;
+mod etag;
+mod extract;
+mod health;
+mod limits;
+mod openapi;
+mod reservations;
+mod shutdown;
+mod slots;
+mod state;
+mod store;
+mod telemetry;
+mod wire;
+
+
+use std::error::Error;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use scheduler_core::{Clock, Scheduler, SweeperConfig, SystemClock, spawn_sweeper};
+use tokio::net::TcpListener;
+
+use crate::auth::JwtKeys;
+use crate::config::{Cli, Command, Settings};
+use crate::limits::RateLimit;
+use crate::shutdown::Shutdown;
+use crate::state::AppState;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let (settings, command) = Cli::load();
+    let result = match command {
+        Some(Command::Token(args)) => {
+            let secret = settings.jwt_secret.unwrap_or_default();
+            println!(
+                "{}",
+                JwtKeys::new(secret.as_bytes()).mint(args.role, &args.sub, args.ttl)
+            );
+            Ok(())
+        }
+        None => serve(settings).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(%err, "server stopped");
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), Box<dyn Error>> {
+    telemetry::init(settings.log_format);
+    // `Cli::load` only lets a missing secret through in demo mode.
+    let secret = settings.jwt_secret.clone().unwrap_or_else(demo::secret);
+    let keys = Arc::new(JwtKeys::new(secret.as_bytes()));
+
+    tracing::info!(database = %settings.database.describe(), "opening storage");
+    let store = store::open(&settings.database)
+        .await
+        .map_err(|err| format!("cannot open {}: {err}", settings.database.describe()))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let scheduler = Arc::new(Scheduler::new(store, clock, settings.policy.clone()));
+    let demo_slot = match settings.demo {
+        true => demo::seed(&scheduler).await?,
+        false => None,
+    };
+
+    let rate_limit = settings
+        .rate_limit
+        .map(|per_second| Arc::new(RateLimit::per_second(per_second)));
+    let state = AppState {
+        scheduler: Arc::clone(&scheduler),
+        keys: Arc::clone(&keys),
+        rate_limit: rate_limit.clone(),
+        limits: settings.limits,
+    };
+
+    let listener = TcpListener::bind(settings.bind)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", settings.bind))?;
+    let addr = listener.local_addr()?;
+    // The one line scripts and tests wait for; with port 0 it has the real port.
+    println!("listening on http://{addr}");
+    if settings.demo {
+        println!("{}", demo::instructions(addr, &keys, demo_slot.as_ref()));
+    }
+
+    let shutdown = Shutdown::on_signals();
+    let sweeper = spawn_sweeper(
+        scheduler,
+        SweeperConfig {
+            interval: settings.sweep_interval,
+            ..SweeperConfig::default()
+        },
+        shutdown.clone().wait(),
+    );
+    let idle_sweep =
+        rate_limit.map(|limit| limits::spawn_idle_sweep(limit, shutdown.clone().wait()));
+
+    axum::serve(listener, app::router(state))
+        .with_graceful_shutdown(shutdown.wait())
+        .await?;
+    let report = sweeper.await?;
+    if let Some(task) = idle_sweep {
+        task.await?;
+    }
+    tracing::info!(?report, "stopped");
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! `/v1/providers/{providerId}/slots`: the reservable slots of a provider, a page at a time.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue};
+use scheduler_core::ProviderId;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::etag::etag;
+use crate::extract::{ListParams, Listing, PathId};
+use crate::state::AppState;
+use crate::wire::SlotPage;
+
+/// The slot routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
+}
+
+/// List reservable slots.
+///
+/// Slots starting in `[from, to)` that can be reserved now: at least the
+/// minimum lead ahead, neither booked nor under an unexpired hold; in order
+/// of start. Pass `nextCursor` back as `cursor` for the next page. The `ETag`
+/// is the provider's calendar version, for `If-Match` on availability writes.
+#[utoipa::path(
+    get,
+    path = "/v1/providers/{providerId}/slots",
+    tag = "slots",
+    params(("providerId" = String, Path, description = "The provider"), ListParams),
+    responses(
+        (status = 200, description = "One page of slots", body = SlotPage,
+            headers(("ETag" = String, description = "The provider's calendar version, for If-Match on availability writes"))),
+        (status = 400, response = crate::error::Problem),
+        (status = 401, response = crate::error::Problem),
+        (status = 429, response = crate::error::Problem),
+        (status = 503, response = crate::error::Problem),
+    ),
+    security(("bearer" = []))
+)]
+async fn list(
+    State(state): State<AppState>,
+    _caller: AuthUser,
+    PathId(provider): PathId<ProviderId>,
+    Listing(query): Listing,
+) -> Result<([(HeaderName, HeaderValue); 1], Json<SlotPage>), ApiError> {
+    // The version is read before the page: if a write lands in between, the
+    // ETag is older than the page and a conditional write fails safe (412),
+    // instead of a newer ETag blessing a page the client never saw.
+    let version = state.scheduler.calendar_version(&provider).await?;
+    let page = state.scheduler.list_slots(&provider, query).await?;
+    Ok((etag(version), Json(page.into())))
+}

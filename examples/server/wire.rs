@@ -1,0 +1,208 @@
+//! The JSON the API speaks: request and response bodies, and their OpenAPI schemas.
+//!
+//! The core types serialize to these shapes too; the server keeps its own
+//! copies so that the served JSON and the published schema come from one
+//! type each and cannot drift apart.
+
+use chrono::{DateTime, Utc};
+use scheduler_core::{AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A reservable slot of one provider: `[start, end)`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Slot)]
+pub struct SlotBody {
+    /// Opaque slot id, to pass back when reserving.
+    #[schema(example = "AAAAAHDbKYBkci1ncmV5")]
+    pub id: String,
+    /// Whose slot it is.
+    #[schema(example = "dr-grey")]
+    pub provider_id: String,
+    /// Start, RFC 3339 in UTC.
+    pub start: DateTime<Utc>,
+    /// End (exclusive), RFC 3339 in UTC.
+    pub end: DateTime<Utc>,
+}
+
+impl From<Slot> for SlotBody {
+    fn from(slot: Slot) -> Self {
+        Self {
+            id: slot.id.to_string(),
+            provider_id: slot.provider_id.into(),
+            start: slot.start,
+            end: slot.end,
+        }
+    }
+}
+
+/// Where a reservation stands, derived at the instant it is read.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = ReservationStatus)]
+pub enum StatusBody {
+    /// Reserved, awaiting confirmation until `expiresAt`.
+    Held,
+    /// Booked.
+    Confirmed,
+    /// The hold lapsed unconfirmed.
+    Expired,
+    /// Cancelled by its client or provider.
+    Cancelled,
+}
+
+impl From<ReservationStatus> for StatusBody {
+    fn from(status: ReservationStatus) -> Self {
+        match status {
+            ReservationStatus::Held => StatusBody::Held,
+            ReservationStatus::Confirmed => StatusBody::Confirmed,
+            ReservationStatus::Expired => StatusBody::Expired,
+            ReservationStatus::Cancelled => StatusBody::Cancelled,
+        }
+    }
+}
+
+/// A client's claim on a slot.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Reservation)]
+pub struct ReservationBody {
+    /// Opaque reservation id.
+    pub id: String,
+    /// The slot reserved.
+    pub slot_id: String,
+    /// The slot's provider.
+    pub provider_id: String,
+    /// The client who reserved.
+    pub client_id: String,
+    /// Start of the slot.
+    pub start: DateTime<Utc>,
+    /// End of the slot.
+    pub end: DateTime<Utc>,
+    /// The status as of this response.
+    pub status: StatusBody,
+    /// When the hold was taken.
+    pub created_at: DateTime<Utc>,
+    /// When the hold lapses unless confirmed.
+    pub expires_at: DateTime<Utc>,
+    /// When it was confirmed; `null` until then.
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+impl From<Reservation> for ReservationBody {
+    fn from(r: Reservation) -> Self {
+        Self {
+            id: r.id.to_string(),
+            slot_id: r.slot_id.to_string(),
+            provider_id: r.provider_id.into(),
+            client_id: r.client_id.into(),
+            start: r.start,
+            end: r.end,
+            status: r.status.into(),
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+            confirmed_at: r.confirmed_at,
+        }
+    }
+}
+
+/// One availability window `[start, end)`; any RFC 3339 offset, converted to UTC.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Window)]
+pub struct WindowBody {
+    /// Start; rounded up to the slot grid.
+    #[schema(example = "2030-03-06T09:00:00Z")]
+    pub start: DateTime<Utc>,
+    /// End (exclusive); rounded down to the slot grid.
+    #[schema(example = "2030-03-06T12:00:00+00:00")]
+    pub end: DateTime<Utc>,
+}
+
+/// Availability to publish. The provider is the one in the path, which must be the caller.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityRequest {
+    /// The windows; all are checked before any is added.
+    pub windows: Vec<WindowBody>,
+}
+
+/// The slots an availability request created (repeats of existing slots are left out).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AddedSlotsBody {
+    /// The new slots, in order of start.
+    pub added: Vec<SlotBody>,
+}
+
+impl From<AddedSlots> for AddedSlotsBody {
+    fn from(added: AddedSlots) -> Self {
+        Self {
+            added: added.added.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// What a withdrawal did: free slots removed, held or booked ones kept.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WithdrawalBody {
+    /// The free slots removed, in order of start.
+    pub removed: Vec<SlotBody>,
+    /// The reservations whose slots were kept, in order of start.
+    pub conflicts: Vec<ReservationBody>,
+}
+
+impl From<Withdrawal> for WithdrawalBody {
+    fn from(w: Withdrawal) -> Self {
+        Self {
+            removed: w.removed.into_iter().map(Into::into).collect(),
+            conflicts: w.conflicts.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One page of reservable slots.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SlotPage {
+    /// The slots, in order of start.
+    pub slots: Vec<SlotBody>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl From<Page<Slot>> for SlotPage {
+    fn from(page: Page<Slot>) -> Self {
+        Self {
+            slots: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// One page of reservations, every status included.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReservationPage {
+    /// The reservations, in order of slot start, then id.
+    pub reservations: Vec<ReservationBody>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl From<Page<Reservation>> for ReservationPage {
+    fn from(page: Page<Reservation>) -> Self {
+        Self {
+            reservations: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
+/// The answer of `/healthz`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`: the process serves and its storage answers.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
