@@ -51,6 +51,7 @@ pub struct Problem {
     pub code: String,
     /// The input at fault, where one is (`windows[0].end`, `from`, `slotId`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub field: Option<String>,
 }
 

@@ -23,6 +23,8 @@ mod store;
 mod telemetry;
 mod wire;
 
+#[cfg(test)]
+mod tests;
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -87,6 +87,7 @@ pub struct ReservationBody {
     /// When the hold lapses unless confirmed.
     pub expires_at: DateTime<Utc>,
     /// When it was confirmed; `null` until then.
+    #[schema(required = true)]
     pub confirmed_at: Option<DateTime<Utc>>,
 }
 
@@ -130,6 +131,7 @@ pub struct AvailabilityRequest {
 
 /// The slots an availability request created (repeats of existing slots are left out).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AddedSlots)]
 pub struct AddedSlotsBody {
     /// The new slots, in order of start.
     pub added: Vec<SlotBody>,
@@ -145,6 +147,7 @@ impl From<AddedSlots> for AddedSlotsBody {
 
 /// What a withdrawal did: free slots removed, held or booked ones kept.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Withdrawal)]
 pub struct WithdrawalBody {
     /// The free slots removed, in order of start.
     pub removed: Vec<SlotBody>,
@@ -168,6 +171,7 @@ pub struct SlotPage {
     /// The slots, in order of start.
     pub slots: Vec<SlotBody>,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -187,6 +191,7 @@ pub struct ReservationPage {
     /// The reservations, in order of slot start, then id.
     pub reservations: Vec<ReservationBody>,
     /// Pass as `cursor` for the next page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

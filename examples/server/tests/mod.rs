@@ -1,0 +1,12 @@
+//! In-process tests of the router: every route and every error status, over a
+//! memory store and a manual clock, through `tower::ServiceExt::oneshot`.
+
+mod auth;
+mod availability;
+mod config;
+mod docs;
+mod faults;
+mod limits;
+mod reservations;
+mod slots;
+mod support;
