@@ -176,10 +176,10 @@ impl Cli {
         let args = &self.serve;
         let secret = args.jwt_secret.clone().filter(|s| !s.is_empty());
         if secret.is_none() && (self.command.is_some() || !args.demo) {
-            return Err(invalid(
-                "--jwt-secret",
-                "no token secret: pass --jwt-secret or set SCHEDULER_JWT_SECRET \
-                 (or run a local demo with --demo, which generates one)",
+            return Err(Cli::command().error(
+                ErrorKind::MissingRequiredArgument,
+                "--jwt-secret (or SCHEDULER_JWT_SECRET) is required: it signs and verifies \
+                 the bearer tokens; for a local demo, --demo generates one",
             ));
         }
         Ok(Settings {

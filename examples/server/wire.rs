@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 #[schema(as = Slot)]
 pub struct SlotBody {
     /// Opaque slot id, to pass back when reserving.
-    #[schema(example = "AAAAAHDbKYBkci1ncmV5")]
+    #[schema(example = "AAAAAHEwtxBkci1ncmV5")]
     pub id: String,
     /// Whose slot it is.
     #[schema(example = "dr-grey")]
