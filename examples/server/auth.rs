@@ -153,10 +153,13 @@ impl FromRequestParts<AppState> for AuthUser {
                 "send `Authorization: Bearer <token>`; `server token` mints one",
             )
         })?;
+        // The scheme name is case-insensitive (RFC 9110 section 11.1).
         let token = header
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
+            .and_then(|value| value.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token)
             .ok_or_else(|| {
                 ApiError::unauthorized(
                     "invalid_token",

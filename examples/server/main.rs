@@ -67,6 +67,9 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn Error>> {
     telemetry::init(settings.log_format);
     // `Cli::load` only lets a missing secret through in demo mode.
     let secret = settings.jwt_secret.clone().unwrap_or_else(demo::secret);
+    if secret.len() < 32 {
+        tracing::warn!("the JWT secret is shorter than 32 bytes: HS256 wants at least 256 bits");
+    }
     let keys = Arc::new(JwtKeys::new(secret.as_bytes()));
 
     tracing::info!(database = %settings.database.describe(), "opening storage");

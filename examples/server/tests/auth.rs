@@ -36,6 +36,16 @@ async fn a_header_that_is_not_bearer_is_401() {
 }
 
 #[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::new();
+    app.get("/v1/providers/dr-grey/slots")
+        .header("authorization", &format!("bearer {}", app.client("alice")))
+        .send()
+        .await
+        .expect(StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_token_signed_with_another_secret_is_401() {
     let app = TestApp::new();
     let forged = JwtKeys::new(b"someone-else's-secret").mint(
