@@ -4,6 +4,7 @@
 mod auth;
 mod availability;
 mod config;
+mod demo;
 mod docs;
 mod faults;
 mod limits;
