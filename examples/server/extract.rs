@@ -37,7 +37,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "body_too_large",
                     "Body too large",
-                    rejection.body_text(),
+                    "the request body is larger than this server accepts; send fewer windows per request",
                 )
             } else {
                 ApiError::bad_request("unreadable_body", rejection.body_text())
@@ -55,8 +55,10 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
     else {
         return false;
     };
+    // Structured syntax suffix (RFC 6839): `application/problem+json` is JSON too.
+    let bytes = essence.as_bytes();
     essence.eq_ignore_ascii_case("application/json")
-        || (essence.len() > 5 && essence[essence.len() - 5..].eq_ignore_ascii_case("+json"))
+        || (bytes.len() > 5 && bytes[bytes.len() - 5..].eq_ignore_ascii_case(b"+json"))
 }
 
 /// Parses `bytes` as one JSON value of type `T`; a type error names its path (`windows[0].end`).
