@@ -35,61 +35,51 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long `server token` may take.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The `server` example binary, next to this test's own executable:
-/// `target/<profile>/deps/e2e-…` -> `target/<profile>/examples/server`.
+/// The `server` example binary, built (or found up to date) by cargo itself.
 ///
-/// `cargo test --test e2e` builds only this test, not the example, so the
-/// binary is also checked to be newer than every source it is built from:
-/// testing yesterday's server would pass or fail for the wrong reasons.
+/// `cargo test` builds the example only as its own test harness, never as the
+/// program these tests start, so the first call runs `cargo build --example
+/// server` with the cargo and target directory of this very build; cargo then
+/// rebuilds exactly what changed, and no test runs against a stale server.
 pub fn server_binary() -> PathBuf {
-    static CHECKED: OnceLock<PathBuf> = OnceLock::new();
-    CHECKED.get_or_init(locate_server).clone()
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(build_server).clone()
 }
 
-fn locate_server() -> PathBuf {
+fn build_server() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
+    // target/<profile>/deps/e2e-… -> target/<profile> -> target
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("the test binary lives in target/<profile>/deps");
+    let target_dir = profile_dir.parent().expect("target/<profile> has a parent");
+    let release = profile_dir
+        .file_name()
+        .is_some_and(|name| name == "release");
+    let mut cargo = Command::new(env!("CARGO"));
+    cargo
+        .args(["build", "--quiet", "--example", "server", "--manifest-path"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir);
+    if release {
+        cargo.arg("--release");
+    }
+    let status = cargo.status().expect("cargo runs");
+    assert!(
+        status.success(),
+        "`cargo build --example server` failed: {status}"
+    );
     let binary = profile_dir
         .join("examples")
         .join(format!("server{}", std::env::consts::EXE_SUFFIX));
-    let build = "build it with `cargo build --example server` \
-                 (`cargo test --workspace --all-features` builds it too)";
-    let built = std::fs::metadata(&binary)
-        .and_then(|meta| meta.modified())
-        .unwrap_or_else(|_| {
-            panic!(
-                "the server binary is missing at {}: {build}",
-                binary.display()
-            )
-        });
-    if let Some(source) = newer_source(&binary.with_extension("d"), built) {
-        panic!(
-            "the server binary at {} is older than {}: {build}",
-            binary.display(),
-            source.display()
-        );
-    }
+    assert!(
+        binary.exists(),
+        "cargo built no server at {}",
+        binary.display()
+    );
     binary
-}
-
-/// A source file listed in cargo's dep-info file `dep_info` (`server.d`: the
-/// workspace files the binary was built from) modified after `built`.
-fn newer_source(dep_info: &Path, built: SystemTime) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(dep_info).ok()?;
-    let (_, sources) = text.lines().next()?.split_once(": ")?;
-    // Make-style escaping: a space inside a path is written `\ `.
-    sources
-        .replace("\\ ", "\0")
-        .split_whitespace()
-        .map(|path| PathBuf::from(path.replace('\0', " ")))
-        .find(|path| {
-            std::fs::metadata(path)
-                .and_then(|meta| meta.modified())
-                .is_ok_and(|modified| modified > built)
-        })
 }
 
 /// A name no other test, process or run is using at the same time.
