@@ -61,11 +61,9 @@ pub(super) async fn hold(
     now: DateTime<Utc>,
 ) -> Result<HoldOutcome> {
     let new = request.reservation;
-    if let Some(key) = request.key
-        && let Some(original) = lifecycle::by_key(pool, &new.client_id, key).await?
-    {
-        return Ok(HoldOutcome::KeyUsed(original));
-    }
+    // No key lookup first: the scheduler has just made one, and a key used
+    // since then makes the insert's `ON CONFLICT` refuse, which is reported
+    // below. One round trip for the common case.
     let inserted = sqlx::query(HOLD)
         .bind(new.provider_id.as_str())
         .bind(request.slot.timestamp())
@@ -83,8 +81,8 @@ pub(super) async fn hold(
         return Ok(HoldOutcome::Held(decode::reservation(&row)?));
     }
     // Nothing inserted: say why, in the order the contract ranks the reasons.
-    // A key can only be missing above and present now if a concurrent request
-    // with it committed first; `ON CONFLICT` waited for that commit.
+    // `ON CONFLICT` waited for any concurrent request with the same key to
+    // commit, so a used key is visible now.
     if let Some(key) = request.key
         && let Some(original) = lifecycle::by_key(pool, &new.client_id, key).await?
     {
