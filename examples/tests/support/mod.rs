@@ -175,6 +175,31 @@ impl TestDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Drops a PostgreSQL database now, from a separate admin connection,
+    /// ending every connection to it (`WITH (FORCE)`): storage lost under a
+    /// running server. Panics on SQLite.
+    #[allow(dead_code)] // Used by e2e_statuses, not by every test binary.
+    pub async fn drop_postgres_now(&self) {
+        let postgres = self
+            ._postgres
+            .as_ref()
+            .expect("only a PostgreSQL database can be dropped under a server");
+        let work = async {
+            let mut admin = PgConnection::connect(&postgres.admin_url).await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "DROP DATABASE {} WITH (FORCE)",
+                postgres.name
+            )))
+            .execute(&mut admin)
+            .await?;
+            admin.close().await
+        };
+        tokio::time::timeout(Duration::from_secs(30), work)
+            .await
+            .expect("DROP DATABASE answered within 30 s")
+            .expect("drop the test database");
+    }
 }
 
 /// A PostgreSQL database created for one scenario and dropped after it.
@@ -398,7 +423,8 @@ pub struct Server {
 
 impl Server {
     /// Starts the server on `database` with `extra` flags after the harness's
-    /// own (a free port, the test secret, no rate limit); later flags win.
+    /// own (a free port, the test secret, no rate limit unless `extra` sets
+    /// `--rate-limit`, which clap accepts only once).
     pub async fn start(database: &TestDatabase, extra: &[&str]) -> Self {
         let log = database
             .workdir
@@ -408,9 +434,13 @@ impl Server {
         let mut child = clean_command(&server_binary())
             .args(["--bind", "127.0.0.1:0", "--database-url", database.url()])
             .args(["--jwt-secret", SECRET])
-            // The rate limit is tested in-process; here it would only make
-            // bursts of one test user flaky.
-            .args(["--rate-limit", "0"])
+            // Off unless a test sets it: otherwise it would only make bursts
+            // of one test user flaky.
+            .args(if extra.contains(&"--rate-limit") {
+                &[][..]
+            } else {
+                &["--rate-limit", "0"][..]
+            })
             .args(extra)
             .current_dir(database.workdir.path())
             .stdin(Stdio::null())
@@ -474,6 +504,39 @@ impl Server {
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.finish(method, path, request, headers).await
+    }
+
+    /// Sends one request with a raw body of `content_type`, such as malformed
+    /// JSON or more bytes than the server accepts.
+    #[allow(dead_code)] // Used by e2e_statuses, not by every test binary.
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.finish(method, path, request, headers).await
+    }
+
+    async fn finish(
+        &self,
+        method: Method,
+        path: &str,
+        mut request: reqwest::RequestBuilder,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -488,6 +551,7 @@ impl Server {
             .and_then(|value| value.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        let header_map = response.headers().clone();
         let text = response
             .text()
             .await
@@ -497,6 +561,7 @@ impl Server {
             request: format!("{method} {path}"),
             status,
             content_type,
+            headers: header_map,
             text,
             body,
         };
@@ -572,6 +637,8 @@ pub struct Reply {
     pub status: u16,
     /// The `Content-Type` header, or empty.
     pub content_type: String,
+    /// Every response header.
+    pub headers: reqwest::header::HeaderMap,
     /// The body as text.
     pub text: String,
     /// The body as JSON (`null` if it is not JSON).
@@ -592,6 +659,12 @@ impl fmt::Debug for Reply {
 const INSTANT_KEYS: &[&str] = &["start", "end", "createdAt", "expiresAt", "confirmedAt"];
 
 impl Reply {
+    /// The value of header `name`, if present and text.
+    #[allow(dead_code)] // Used by e2e_statuses, not by every test binary.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
     /// Asserts the status, and that a success is JSON; returns the body.
     #[track_caller]
     pub fn expect(&self, status: u16) -> &Value {
