@@ -71,8 +71,16 @@ impl Grid {
 
     /// The end of the slot starting at `start`.
     pub fn end_of(&self, start: SlotStart) -> DateTime<Utc> {
-        start.0 + self.slot_length()
+        saturating_add(start.0, self.slot_length())
     }
+}
+
+/// `instant + delta`, held at the end of `DateTime`'s range instead of
+/// overflowing: only a clock set absurdly far ahead gets there.
+pub(crate) fn saturating_add(instant: DateTime<Utc>, delta: TimeDelta) -> DateTime<Utc> {
+    instant
+        .checked_add_signed(delta)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The start of a slot: an instant always on the grid it was made with.
@@ -218,7 +226,10 @@ impl SlotSpan {
 
     /// The end of the last slot.
     pub fn end(&self) -> DateTime<Utc> {
-        self.first.0 + self.grid.slot_length() * self.count as i32
+        saturating_add(
+            self.first.0,
+            TimeDelta::seconds(self.grid.length * self.count as i64),
+        )
     }
 
     /// Every slot start of the span, in order.
@@ -273,9 +284,7 @@ pub fn normalize(
             now,
         });
     }
-    let horizon = now
-        .checked_add_signed(policy.max_horizon())
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let horizon = saturating_add(now, policy.max_horizon());
     if window.end > horizon {
         return Err(Error::BeyondHorizon {
             index,

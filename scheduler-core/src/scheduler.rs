@@ -5,7 +5,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::clock::Clock;
 use crate::cursor;
 use crate::error::{Error, Result};
-use crate::grid::{TimeRange, Window, normalize};
+use crate::grid::{TimeRange, Window, normalize, saturating_add};
 use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId, SlotId};
 use crate::model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
 use crate::policy::Policy;
@@ -327,7 +327,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             end: self.policy.grid().end_of(start),
             status: ReservationStatus::Held,
             created_at: now,
-            expires_at: now + self.policy.hold_ttl(),
+            expires_at: saturating_add(now, self.policy.hold_ttl()),
             confirmed_at: None,
         };
         let request = HoldRequest {
@@ -339,9 +339,12 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             HoldOutcome::Held(held) => Ok(held),
             HoldOutcome::NoSuchSlot => Err(Error::SlotNotFound { slot: slot.clone() }),
             HoldOutcome::SlotTaken => Err(Error::SlotUnavailable { slot: slot.clone() }),
-            HoldOutcome::KeyUsed(original) => {
-                replay(original, slot, key.expect("a key was sent"), now)
-            }
+            HoldOutcome::KeyUsed(original) => match key {
+                Some(key) => replay(original, slot, key, now),
+                None => Err(Error::storage(
+                    "the store reported a used key for a request without one",
+                )),
+            },
         }
     }
 
@@ -445,8 +448,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     }
 
     fn earliest_reservable(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        now.checked_add_signed(self.policy.min_lead())
-            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+        saturating_add(now, self.policy.min_lead())
     }
 
     /// The grid-aligned bounds of starts in `[from, to)`, or `None` if there are none.
@@ -463,7 +465,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             id: SlotId::new(provider.clone(), start),
             provider_id: provider.clone(),
             start,
-            end: start + self.policy.slot_length(),
+            end: saturating_add(start, self.policy.slot_length()),
         }
     }
 
