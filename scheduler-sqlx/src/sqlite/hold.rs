@@ -52,8 +52,9 @@ pub(super) async fn hold(
     request: HoldRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<HoldOutcome> {
-    // IMMEDIATE takes the write lock before the first read, so no other
-    // connection can change the slot between the key check and the insert.
+    // IMMEDIATE takes the write lock before the first statement, so no other
+    // connection can change the slot between retiring a lapsed hold, the
+    // insert and explaining a refusal.
     let mut tx = writer.begin_with(BEGIN_IMMEDIATE).await.map_err(storage)?;
     let outcome = hold_in(&mut tx, request, now).await?;
     tx.commit().await.map_err(storage)?;
@@ -65,12 +66,9 @@ async fn hold_in(
     request: HoldRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<HoldOutcome> {
+    // No key lookup first: the scheduler has just made one, and a key used
+    // since then makes the insert's `ON CONFLICT` refuse, explained below.
     let new = request.reservation;
-    if let Some(key) = request.key
-        && let Some(original) = reads::by_key(&mut *tx, &new.client_id, key).await?
-    {
-        return Ok(HoldOutcome::KeyUsed(original));
-    }
     let (provider, start, now) = (
         new.provider_id.as_str(),
         request.slot.timestamp(),
@@ -111,8 +109,8 @@ async fn refusal(
     now_us: i64,
 ) -> Result<HoldOutcome> {
     let new = request.reservation;
-    // The write lock keeps other writers from using the key since the check
-    // above, but the key's unique index is what refuses, so it is asked first.
+    // The key's unique index refuses before the slot is judged, so it is
+    // asked first, as the contract ranks the reasons.
     if let Some(key) = request.key
         && let Some(original) = reads::by_key(&mut *tx, &new.client_id, key).await?
     {
