@@ -18,15 +18,27 @@ async fn a_clock_near_the_end_of_time_still_answers() {
     let provider = ProviderId::new("p").unwrap();
     let window = Window::new(end_of_time - TimeDelta::hours(1), end_of_time).unwrap();
 
-    let added = scheduler.add_availability(&provider, &[window]).await.unwrap();
+    let added = scheduler
+        .add_availability(&provider, &[window])
+        .await
+        .unwrap();
     // 23:00, 23:15, 23:30 of the last day; 23:45 would end past the range.
     assert_eq!(added.added.len(), 3);
-    let page = scheduler.list_slots(&provider, ListQuery::all()).await.unwrap();
+    let page = scheduler
+        .list_slots(&provider, ListQuery::all())
+        .await
+        .unwrap();
     assert_eq!(page.items.len(), 3);
 
     let client = ClientId::new("c").unwrap();
-    let held = scheduler.reserve(&page.items[2].id, &client, None).await.unwrap();
-    assert_eq!(held.expires_at, end_of_time, "a hold that would outlast time ends with it");
+    let held = scheduler
+        .reserve(&page.items[2].id, &client, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        held.expires_at, end_of_time,
+        "a hold that would outlast time ends with it"
+    );
     let confirmed = scheduler.confirm(held.id, &client).await.unwrap();
     assert!(confirmed.confirmed_at.is_some());
 }
