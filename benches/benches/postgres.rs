@@ -7,37 +7,27 @@
 //! Without the variable the benches are skipped: the binary says so and
 //! exits successfully.
 
-use std::hint::black_box;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use scheduler_core::{
-    ClientId, ListQuery, ManualClock, Policy, ProviderId, ReservationId, Scheduler, SlotId, Window,
-};
+use scheduler_core::{ClientId, ListQuery, ManualClock, ProviderId, ReservationId, Scheduler};
 use scheduler_sqlx::PostgresStore;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 use tokio::runtime::Runtime;
 
+mod common;
+use common::{BIG_CALENDAR_DAYS, DUE_HOLDS, SWEEP_BATCH, publish, scheduler};
+
 /// The environment variable naming the server.
 const URL_VAR: &str = "SCHEDULER_TEST_POSTGRES_URL";
-/// Days of round-the-clock 15-minute slots that make 100,800 slots.
-const BIG_CALENDAR_DAYS: i64 = 1050;
-/// Holds the sweep bench expires.
-const DUE_HOLDS: usize = 100_000;
-/// Holds expired per `expire_due` call.
-const SWEEP_BATCH: usize = 10_000;
 /// Concurrent tasks (and pool connections) that seed the holds.
 const SEEDERS: usize = 8;
 
 type PgScheduler = Scheduler<PostgresStore, ManualClock>;
-
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
-}
 
 /// The server, and a way to make and drop schemas on it.
 struct Server {
@@ -94,61 +84,12 @@ impl Server {
     }
 }
 
-/// A scheduler whose policy's horizon holds `days` of availability from tomorrow.
-fn scheduler(store: PostgresStore, days: i64) -> PgScheduler {
-    let policy = Policy::builder()
-        .max_horizon(TimeDelta::days(days + 2))
-        .build()
-        .unwrap();
-    Scheduler::new(store, ManualClock::new(start()), policy)
-}
-
-/// Publishes `days` of round-the-clock availability for `provider` from
-/// tomorrow, in 31-day windows; returns the new slots.
-async fn publish(scheduler: &PgScheduler, provider: &ProviderId, days: i64) -> Vec<SlotId> {
-    let windows: Vec<Window> = (0..days)
-        .step_by(31)
-        .map(|d| {
-            let from = start() + TimeDelta::days(1 + d);
-            let to = (from + TimeDelta::days(31)).min(start() + TimeDelta::days(1 + days));
-            Window::new(from, to).unwrap()
-        })
-        .collect();
-    let added = scheduler
-        .add_availability(provider, &windows)
-        .await
-        .unwrap();
-    added.added.into_iter().map(|slot| slot.id).collect()
-}
-
 fn reserve_and_confirm(c: &mut Criterion, rt: &Runtime, server: &Server) {
     let (store, schema) = rt.block_on(server.store(4));
     let scheduler = scheduler(store, 31);
-    let client = ClientId::new("bench-client").unwrap();
     let mut providers = 0;
     c.bench_function("postgres/reserve+confirm", |b| {
-        b.iter_custom(|iters| {
-            let mut spent = Duration::ZERO;
-            let mut done = 0;
-            while done < iters {
-                // A fresh provider with a 31-day calendar (2,976 slots) per
-                // round, published outside the timing.
-                providers += 1;
-                let provider = ProviderId::new(format!("bench-provider-{providers}")).unwrap();
-                let slots = rt.block_on(publish(&scheduler, &provider, 31));
-                let round = slots.len().min((iters - done) as usize);
-                let started = Instant::now();
-                rt.block_on(async {
-                    for slot in &slots[..round] {
-                        let held = scheduler.reserve(slot, &client, None).await.unwrap();
-                        black_box(scheduler.confirm(held.id, &client).await.unwrap());
-                    }
-                });
-                spent += started.elapsed();
-                done += round as u64;
-            }
-            spent
-        });
+        b.iter_custom(|iters| common::reserve_and_confirm(rt, &scheduler, &mut providers, iters));
     });
     rt.block_on(server.drop_store(scheduler.store(), &schema));
 }

@@ -3,30 +3,19 @@
 //! confirm on distinct slots, listing a page of 50 from a provider with
 //! 100,800 slots, and sweeping 100,000 due holds in batches of 10,000.
 
-use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use chrono::TimeDelta;
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use scheduler_core::{
-    ClientId, ListQuery, ManualClock, Policy, ProviderId, Scheduler, SlotId, Window,
-};
+use scheduler_core::{ClientId, ListQuery, ManualClock, ProviderId, Scheduler};
 use scheduler_sqlx::SqliteStore;
 use tokio::runtime::Runtime;
 
-/// Days of round-the-clock 15-minute slots that make 100,800 slots.
-const BIG_CALENDAR_DAYS: i64 = 1050;
-/// Holds the sweep bench expires.
-const DUE_HOLDS: usize = 100_000;
-/// Holds expired per `expire_due` call.
-const SWEEP_BATCH: usize = 10_000;
+mod common;
+use common::{BIG_CALENDAR_DAYS, DUE_HOLDS, SWEEP_BATCH, publish, scheduler};
 
 type SqliteScheduler = Scheduler<SqliteStore, ManualClock>;
-
-fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
-}
 
 /// A database file in the temp directory, removed with its WAL files on drop.
 struct TempDb {
@@ -71,63 +60,13 @@ impl Drop for TempDb {
     }
 }
 
-/// A scheduler on a fresh store whose policy's horizon holds `days` of
-/// availability from tomorrow.
-async fn scheduler(db: &TempDb, days: i64) -> SqliteScheduler {
-    let policy = Policy::builder()
-        .max_horizon(TimeDelta::days(days + 2))
-        .build()
-        .unwrap();
-    Scheduler::new(db.store().await, ManualClock::new(start()), policy)
-}
-
-/// Publishes `days` of round-the-clock availability for `provider` from
-/// tomorrow, in 31-day windows; returns the new slots.
-async fn publish(scheduler: &SqliteScheduler, provider: &ProviderId, days: i64) -> Vec<SlotId> {
-    let windows: Vec<Window> = (0..days)
-        .step_by(31)
-        .map(|d| {
-            let from = start() + TimeDelta::days(1 + d);
-            let to = (from + TimeDelta::days(31)).min(start() + TimeDelta::days(1 + days));
-            Window::new(from, to).unwrap()
-        })
-        .collect();
-    let added = scheduler
-        .add_availability(provider, &windows)
-        .await
-        .unwrap();
-    added.added.into_iter().map(|slot| slot.id).collect()
-}
-
 fn reserve_and_confirm(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let db = TempDb::new("reserve");
-    let scheduler = rt.block_on(scheduler(&db, 31));
-    let client = ClientId::new("bench-client").unwrap();
+    let scheduler = scheduler(rt.block_on(db.store()), 31);
     let mut providers = 0;
     c.bench_function("sqlite/reserve+confirm", |b| {
-        b.iter_custom(|iters| {
-            let mut spent = Duration::ZERO;
-            let mut done = 0;
-            while done < iters {
-                // A fresh provider with a 31-day calendar (2,976 slots) per
-                // round, published outside the timing.
-                providers += 1;
-                let provider = ProviderId::new(format!("bench-provider-{providers}")).unwrap();
-                let slots = rt.block_on(publish(&scheduler, &provider, 31));
-                let round = slots.len().min((iters - done) as usize);
-                let started = Instant::now();
-                rt.block_on(async {
-                    for slot in &slots[..round] {
-                        let held = scheduler.reserve(slot, &client, None).await.unwrap();
-                        black_box(scheduler.confirm(held.id, &client).await.unwrap());
-                    }
-                });
-                spent += started.elapsed();
-                done += round as u64;
-            }
-            spent
-        });
+        b.iter_custom(|iters| common::reserve_and_confirm(&rt, &scheduler, &mut providers, iters));
     });
     rt.block_on(scheduler.store().close());
 }
@@ -135,7 +74,7 @@ fn reserve_and_confirm(c: &mut Criterion) {
 fn list_page(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let db = TempDb::new("list");
-    let scheduler = rt.block_on(scheduler(&db, BIG_CALENDAR_DAYS));
+    let scheduler = scheduler(rt.block_on(db.store()), BIG_CALENDAR_DAYS);
     let provider = ProviderId::new("bench-provider").unwrap();
     let slots = rt.block_on(publish(&scheduler, &provider, BIG_CALENDAR_DAYS));
     assert_eq!(slots.len(), 100_800);
@@ -154,7 +93,7 @@ fn list_page(c: &mut Criterion) {
 /// A fresh store holding `DUE_HOLDS` holds on distinct slots, all due once
 /// the clock is moved past the hold time.
 async fn due_holds(db: &TempDb) -> SqliteScheduler {
-    let scheduler = scheduler(db, BIG_CALENDAR_DAYS).await;
+    let scheduler = scheduler(db.store().await, BIG_CALENDAR_DAYS);
     let provider = ProviderId::new("bench-provider").unwrap();
     let client = ClientId::new("bench-client").unwrap();
     let slots = publish(&scheduler, &provider, BIG_CALENDAR_DAYS).await;
