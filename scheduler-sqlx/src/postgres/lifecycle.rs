@@ -79,13 +79,7 @@ pub(super) async fn confirm(
     id: ReservationId,
     now: DateTime<Utc>,
 ) -> Result<Option<Reservation>> {
-    let row = sqlx::query(CONFIRM)
-        .bind(id_bytes(id))
-        .bind(micros(now))
-        .fetch_optional(pool)
-        .await
-        .map_err(storage)?;
-    row.as_ref().map(decode::reservation).transpose()
+    transition(pool, CONFIRM, id, now).await
 }
 
 pub(super) async fn cancel(
@@ -93,7 +87,18 @@ pub(super) async fn cancel(
     id: ReservationId,
     now: DateTime<Utc>,
 ) -> Result<Option<Reservation>> {
-    let row = sqlx::query(CANCEL)
+    transition(pool, CANCEL, id, now).await
+}
+
+/// Runs one conditional status change (`$1` id, `$2` now) and returns the
+/// reservation it changed, if its condition held.
+async fn transition(
+    pool: &PgPool,
+    statement: &'static str,
+    id: ReservationId,
+    now: DateTime<Utc>,
+) -> Result<Option<Reservation>> {
+    let row = sqlx::query(statement)
         .bind(id_bytes(id))
         .bind(micros(now))
         .fetch_optional(pool)
