@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # HTTP benchmarks of the server example: for each store (SQLite, memory, and
 # PostgreSQL when SCHEDULER_BENCH_POSTGRES_URL is set) start the release
-# server on loopback, seed two providers, run wrk on four scenarios and print
-# one table.
+# server on loopback, seed 1,008,224 slots across eleven providers, run wrk on
+# five scenarios (each the median of RUNS runs), measure the server's peak
+# memory, compare PostgreSQL with pgbench, and print one table.
 #
 #   bash benches/http/run.sh
 #
 # Knobs (environment):
 #   DURATION                      wrk run length per scenario (default 10s)
 #   WARMUP                        wrk warm-up length per scenario (default 2s)
+#   RUNS                          measured runs per scenario; the table shows
+#                                 the median (default 3)
 #   SCHEDULER_BENCH_POSTGRES_URL  a PostgreSQL URL allowed to CREATE DATABASE;
 #                                 a fresh database is created and dropped
 #   STORES                        which stores to run (default "sqlite memory postgres")
@@ -19,6 +22,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-2s}"
+RUNS="${RUNS:-3}"
 STORES="${STORES:-sqlite memory postgres}"
 THREADS=2
 CONNECTIONS=32
@@ -136,26 +140,93 @@ day() {
     printf '%sT%sZ\n' "$(date -u -d "today + $1 days" +%F)" "${2:-00:00:00}"
 }
 
-RESULTS="$WORK/results.tsv"
-: >"$RESULTS"
+# slot_ids PROVIDER FIRST_DAY DAYS FILE: appends the ids of the provider's
+# whole-day slots (96 a day, from FIRST_DAY days ahead), computed as the server
+# spells them (base64url of the start's epoch seconds, big-endian, then the
+# provider), so that a million ids need no paging. `check_ids` compares a
+# sample with the server's own listing.
+slot_ids() {
+    "$PYTHON" - "$@" <<'PY'
+import base64, datetime, struct, sys
+provider, first, days, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+today = datetime.datetime.now(datetime.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+start = int((today + datetime.timedelta(days=first)).timestamp())
+tail = provider.encode()
+with open(path, "a") as out:
+    for i in range(days * 96):
+        raw = struct.pack(">q", start + i * 900) + tail
+        out.write(base64.urlsafe_b64encode(raw).decode().rstrip("=") + "\n")
+PY
+}
 
-# bench STORE SCENARIO SCRIPT ARGS...: a warm-up, then the measured run.
-# The warm-up and the run take their own script arguments, split by "--".
-bench() {
-    local store="$1" scenario="$2" script="$3"; shift 3
-    local warm_args=() run_args=() seen=0 out line
-    for a in "$@"; do
-        if [[ "$a" == "--" && $seen == 0 ]]; then seen=1; continue; fi
-        if [[ $seen == 0 ]]; then warm_args+=("$a"); else run_args+=("$a"); fi
+# check_ids PROVIDER TOKEN FILE: the provider's first listed page must be the
+# first 50 lines of FILE.
+check_ids() {
+    local listed
+    listed="$(curl -sS -f "$BASE/v1/providers/$1/slots?limit=50" -H "Authorization: Bearer $2" |
+        "$PYTHON" -c 'import json, sys; print("\n".join(s["id"] for s in json.load(sys.stdin)["slots"]))')"
+    if [[ "$listed" != "$(head -n 50 "$3")" ]]; then
+        log "computed slot ids of $1 differ from the server's"; exit 1
+    fi
+}
+
+# publish_days PROVIDER TOKEN FIRST_DAY DAYS: whole days from FIRST_DAY days
+# ahead, in windows of at most 31 days (the longest a window may be).
+publish_days() {
+    local start="$3" end=$(($3 + $4)) stop
+    while ((start < end)); do
+        stop=$((start + 31 < end ? start + 31 : end))
+        publish "$1" "$2" "$(day "$start")" "$(day "$stop")"
+        start=$stop
     done
-    log "  $scenario: warm-up $WARMUP, run $DURATION"
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$HERE/$script" "$BASE" -- "${warm_args[@]}" >/dev/null
-    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$HERE/$script" "$BASE" -- "${run_args[@]}")"
+}
+
+RESULTS="$WORK/results.tsv"
+MEMORY="$WORK/memory.tsv"
+: >"$RESULTS"
+: >"$MEMORY"
+
+# wrk_once SCRIPT ARGS...: one measured wrk run; prints "rps p99 non2xx sockerr".
+wrk_once() {
+    local script="$1" out line; shift
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" -s "$HERE/$script" "$BASE" -- "$@")"
     printf '%s\n' "$out" | grep '^WARNING' >&2 || true
     line="$(printf '%s\n' "$out" | sed -n 's/^BENCH //p')"
     [[ -n "$line" ]] || { log "wrk printed no result:"; printf '%s\n' "$out" >&2; exit 1; }
-    read -r rps p99 non2xx sockerr <<<"$line"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$store" "$scenario" "$rps" "$p99" "$non2xx" "$sockerr" >>"$RESULTS"
+    printf '%s\n' "$line"
+}
+
+# bench STORE SCENARIO SCRIPT WARM_ARGS... -- RUN_ARGS_1... [-- RUN_ARGS_2... ...]:
+# a warm-up, then RUNS measured runs. With one RUN_ARGS group every run takes
+# it; otherwise run k takes group k (reserve runs need slots of their own).
+bench() {
+    local store="$1" scenario="$2" script="$3"; shift 3
+    local groups=() current="" a
+    for a in "$@"; do
+        if [[ "$a" == "--" ]]; then groups+=("$current"); current=""; continue; fi
+        current+="${current:+$'\x1f'}$a"
+    done
+    groups+=("$current")
+    log "  $scenario: warm-up $WARMUP, $RUNS x $DURATION"
+    local warm=()
+    IFS=$'\x1f' read -r -a warm <<<"${groups[0]}"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$HERE/$script" "$BASE" -- "${warm[@]}" >/dev/null
+    local run args=() line group
+    for ((run = 1; run <= RUNS; run++)); do
+        group="${groups[1]}"
+        if ((${#groups[@]} > 2)); then group="${groups[run]}"; fi
+        IFS=$'\x1f' read -r -a args <<<"$group"
+        line="$(wrk_once "$script" "${args[@]}")"
+        log "    run $run: $line"
+        printf '%s\t%s\t%s\n' "$store" "$scenario" "${line// /$'\t'}" >>"$RESULTS"
+    done
+}
+
+# peak_rss STORE: the server's peak resident memory so far, in MiB.
+peak_rss() {
+    local kib
+    kib="$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER_PID/status")"
+    printf '%s\t%s\n' "$1" "$((kib / 1024))" >>"$MEMORY"
 }
 
 # --- one store ---------------------------------------------------------------
@@ -166,7 +237,7 @@ run_store() {
     local began=$SECONDS
     start_server "$url"
 
-    local week="bench-week" big="bench-large"
+    local week="bench-week" big="bench-large" pools=9
     local week_token big_token client_token
     week_token="$(token provider "$week")"
     big_token="$(token provider "$big")"
@@ -176,43 +247,81 @@ run_store() {
     for d in 2 3 4 5 6 7 8; do
         publish "$week" "$week_token" "$(day "$d" 09:00:00)" "$(day "$d" 17:00:00)"
     done
-    # 100,800 slots: 1,050 whole days of 96 slots from tomorrow, in windows of
-    # at most 31 days (the longest a window may be).
-    local start=1 end=$((1 + 1050)) stop
-    while ((start < end)); do
-        stop=$((start + 31 < end ? start + 31 : end))
-        publish "$big" "$big_token" "$(day "$start")" "$(day "$stop")"
-        start=$stop
-    done
-
-    log "  published in $((SECONDS - began))s"
     collect_ids "$week" "$client_token" "$WORK/week.ids"
-    collect_ids "$big" "$client_token" "$WORK/large.ids"
-    local nweek nbig
-    nweek="$(wc -l <"$WORK/week.ids")"
-    nbig="$(wc -l <"$WORK/large.ids")"
-    log "  seeded in $((SECONDS - began))s: $week has $nweek slots, $big has $nbig slots"
-    if [[ "$nweek" != 224 || "$nbig" != 100800 ]]; then
-        log "unexpected slot counts"; exit 1
-    fi
-
-    # The reserve warm-up holds the week's first 220 slots; the contended
-    # warm-up and run each take one more of the week's slots, free until then.
-    head -n 220 "$WORK/week.ids" >"$WORK/warm.ids"
-    local warm_slot hot_slot
-    warm_slot="$(sed -n 221p "$WORK/week.ids")"
-    hot_slot="$(sed -n 224p "$WORK/week.ids")"
-
-    bench "$store" "list, 224-slot provider" list.lua \
+    [[ "$(wc -l <"$WORK/week.ids")" == 224 ]] || { log "$week should have 224 slots"; exit 1; }
+    bench "$store" "list, 224-slot provider, 224 stored" list.lua \
         "$week" "$client_token" -- "$week" "$client_token"
+
+    # 100,800 slots: 1,050 whole days of 96 slots from tomorrow.
+    publish_days "$big" "$big_token" 1 1050
+    : >"$WORK/large.ids"
+    slot_ids "$big" 1 1050 "$WORK/large.ids"
+    check_ids "$big" "$client_token" "$WORK/large.ids"
+    log "  seeded 101,024 slots in $((SECONDS - began))s"
     bench "$store" "list, 100,800-slot provider" list.lua \
         "$big" "$client_token" -- "$big" "$client_token"
-    bench "$store" "reserve, distinct slots" reserve.lua \
-        "$WORK/warm.ids" "$THREADS" "$client_token" -- "$WORK/large.ids" "$THREADS" "$client_token"
-    bench "$store" "reserve, one contended slot" contended.lua \
-        "$warm_slot" "$client_token" -- "$hot_slot" "$client_token"
 
+    # Nine more providers of 100,800 slots each: 1,008,224 slots stored. Their
+    # ids, interleaved by provider, are dealt into a warm-up share and one
+    # share per measured reserve run, so that every run reserves fresh slots.
+    local p provider provider_token
+    for ((p = 0; p < pools; p++)); do
+        provider="bench-pool-$p"
+        provider_token="$(token provider "$provider")"
+        publish_days "$provider" "$provider_token" 1 1050
+        : >"$WORK/$provider.ids"
+        slot_ids "$provider" 1 1050 "$WORK/$provider.ids"
+        check_ids "$provider" "$client_token" "$WORK/$provider.ids"
+    done
+    paste -d '\n' "$WORK"/bench-pool-*.ids >"$WORK/pool.ids"
+    local shares=$((RUNS + 1)) reserve_args=() k
+    for ((k = 0; k < shares; k++)); do
+        awk -v k="$k" -v n="$shares" 'NR % n == k' "$WORK/pool.ids" >"$WORK/pool.$k.ids"
+        if ((k > 0)); then reserve_args+=(--); fi
+        reserve_args+=("$WORK/pool.$k.ids" "$THREADS" "$client_token")
+    done
+    log "  seeded 1,008,224 slots in $((SECONDS - began))s"
+    bench "$store" "list, 224-slot provider, 1,008,224 stored" list.lua \
+        "$week" "$client_token" -- "$week" "$client_token"
+    bench "$store" "reserve, distinct slots" reserve.lua "${reserve_args[@]}"
+
+    # Contended: the warm-up and each run take one more of the week's slots,
+    # free until then.
+    local contended_args=("$(sed -n 220p "$WORK/week.ids")" "$client_token")
+    for ((k = 1; k <= RUNS; k++)); do
+        contended_args+=(-- "$(sed -n "$((220 + k))p" "$WORK/week.ids")" "$client_token")
+    done
+    bench "$store" "reserve, one contended slot" contended.lua "${contended_args[@]}"
+
+    peak_rss "$store"
     stop_server
+}
+
+# pgbench_reserve URL: the PostgreSQL ceiling for reserving: pgbench running
+# the equivalent single-statement conditional UPDATE at the same concurrency
+# (benches/pg/), RUNS times; adds a row per run to the results.
+pgbench_reserve() {
+    log "== pgbench: conditional UPDATE, $CONNECTIONS clients"
+    psql -q -v ON_ERROR_STOP=1 "$1" -f "$ROOT/benches/pg/setup.sql" >/dev/null
+    local run out tps
+    for ((run = 1; run <= RUNS; run++)); do
+        out="$(pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$(seconds "$DURATION")" \
+            -f "$ROOT/benches/pg/reserve.sql" "$1" 2>&1)"
+        tps="$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n1)"
+        [[ -n "$tps" ]] || { log "pgbench printed no tps:"; printf '%s\n' "$out" >&2; exit 1; }
+        log "    run $run: $tps tps"
+        printf 'postgres\tpgbench: conditional UPDATE\t%s\t0\t0\t0\n' "$tps" >>"$RESULTS"
+    done
+}
+
+# seconds DURATION: wrk's 10s / 2m / 1h as whole seconds, for pgbench's -T.
+seconds() {
+    case "$1" in
+        *h) echo $((${1%h} * 3600)) ;;
+        *m) echo $((${1%m} * 60)) ;;
+        *s) echo "${1%s}" ;;
+        *) echo "$1" ;;
+    esac
 }
 
 for store in $STORES; do
@@ -224,6 +333,7 @@ for store in $STORES; do
                 log "== postgres skipped (set SCHEDULER_BENCH_POSTGRES_URL to include it)"
                 continue
             fi
+            command -v pgbench >/dev/null || { log "pgbench is required for postgres"; exit 1; }
             PG_DB="scheduler_bench_$(date +%s)_$$"
             psql -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
             PG_URL="$(python3 -c '
@@ -232,6 +342,7 @@ u = urllib.parse.urlsplit(sys.argv[1])
 print(u._replace(path="/" + sys.argv[2]).geturl())
 ' "$PG_ADMIN_URL" "$PG_DB")"
             run_store postgres "$PG_URL"
+            pgbench_reserve "$PG_URL"
             ;;
         *) log "unknown store in STORES: $store"; exit 1 ;;
     esac
@@ -240,16 +351,7 @@ done
 # --- the table ---------------------------------------------------------------
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION after a $WARMUP warm-up; server and wrk on this machine ($(nproc) cores)"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION after a $WARMUP warm-up, median of $RUNS runs;"
+echo "server and wrk on this machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 echo
-python3 - "$RESULTS" <<'EOF'
-import sys
-rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-print("| store | scenario | requests/s | p99 latency | non-2xx |")
-print("| --- | --- | ---: | ---: | ---: |")
-for store, scenario, rps, p99, non2xx, sockerr in rows:
-    errors = f"{int(non2xx):,}"
-    if int(sockerr):
-        errors += f" (+{int(sockerr):,} socket errors)"
-    print(f"| {store} | {scenario} | {float(rps):,.0f} | {float(p99):.2f} ms | {errors} |")
-EOF
+python3 "$HERE/table.py" "$RESULTS" "$MEMORY"
