@@ -8,6 +8,7 @@ mod demo;
 mod docs;
 mod faults;
 mod limits;
+mod matrix_regressions;
 mod reservations;
 mod slots;
 mod support;
