@@ -72,3 +72,24 @@ async fn every_refused_input_is_named_in_the_problems_field() {
         .problem(StatusCode::CONFLICT, "slot_unavailable")
         .field("slotId");
 }
+
+/// Swagger UI's own refusals (an unknown asset, an undecodable name) used to
+/// be a bare 404 and a plain-text 400.
+#[tokio::test]
+async fn documentation_errors_are_problems_too() {
+    let app = TestApp::new();
+    app.get("/docs/..%2F..%2FCargo.toml")
+        .send()
+        .await
+        .problem(StatusCode::NOT_FOUND, "not_found")
+        .field("path");
+    app.get("/docs/index%FF.html")
+        .send()
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid_path")
+        .field("path");
+    app.get("/docs/index.html")
+        .send()
+        .await
+        .expect(StatusCode::OK);
+}
