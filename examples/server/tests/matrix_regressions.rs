@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use super::support::{TestApp, at};
+use super::support::{SECRET, TestApp, at};
 
 /// Problems name the input at fault: a missing member, an unknown query
 /// parameter, an undecodable path id, a reversed range, an unknown id.
@@ -89,6 +89,37 @@ async fn documentation_errors_are_problems_too() {
         .problem(StatusCode::BAD_REQUEST, "invalid_path")
         .field("path");
     app.get("/docs/index.html")
+        .send()
+        .await
+        .expect(StatusCode::OK);
+}
+
+/// A token whose `nbf` lies ahead used to be accepted: the JWT library skips
+/// `nbf` unless told to check it.
+#[tokio::test]
+async fn a_token_that_is_not_valid_yet_is_401() {
+    let app = TestApp::new();
+    let now = jsonwebtoken::get_current_timestamp();
+    let early = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({ "sub": "alice", "role": "client", "exp": now + 7200, "nbf": now + 3600 }),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
+    app.get("/v1/me/reservations")
+        .bearer(&early)
+        .send()
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "token_not_yet_valid");
+    // A past nbf is fine.
+    let ready = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({ "sub": "alice", "role": "client", "exp": now + 7200, "nbf": now - 60 }),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
+    app.get("/v1/me/reservations")
+        .bearer(&ready)
         .send()
         .await
         .expect(StatusCode::OK);
