@@ -591,10 +591,12 @@ fn judge(method: &str, uri: &str, reply: &Reply) -> Result<(), String> {
                 return Err(format!("{method} {uri}: malformed problem {}", reply.text));
             }
         }
-    } else if status.is_success() && !uri.starts_with("/docs") && method != "HEAD" {
-        if content_type != "application/json" {
-            return Err(format!("{method} {uri}: {status} as {content_type:?}"));
-        }
+    } else if status.is_success()
+        && !uri.starts_with("/docs")
+        && method != "HEAD"
+        && content_type != "application/json"
+    {
+        return Err(format!("{method} {uri}: {status} as {content_type:?}"));
     }
     Ok(())
 }
