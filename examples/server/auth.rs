@@ -65,9 +65,11 @@ impl JwtKeys {
     /// Keys for HS256 with `secret`.
     pub fn new(secret: &[u8]) -> Self {
         // Only HS256: a token naming `none` or any other algorithm is refused
-        // before its signature is looked at. `exp` is required and checked.
+        // before its signature is looked at. `exp` is required and checked;
+        // `nbf`, when present, is checked too (the library skips it by default).
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_nbf = true;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -98,6 +100,10 @@ impl JwtKeys {
                 ErrorKind::ExpiredSignature => {
                     ApiError::unauthorized("token_expired", "the bearer token has expired")
                 }
+                ErrorKind::ImmatureSignature => ApiError::unauthorized(
+                    "token_not_yet_valid",
+                    "the bearer token is not valid yet: its nbf is in the future",
+                ),
                 ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                     ApiError::unauthorized("invalid_token", "the token must be signed with HS256")
                 }

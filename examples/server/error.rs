@@ -146,6 +146,12 @@ impl From<Error> for ApiError {
             | Error::WindowInPast { index, .. }
             | Error::BeyondHorizon { index, .. }
             | Error::EmptyWindow { index, .. } => Some(format!("windows[{index}]")),
+            Error::InvalidRange { .. } => Some("to".to_owned()),
+            Error::SlotNotFound { .. } | Error::SlotUnavailable { .. } | Error::LeadTime { .. } => {
+                Some("slotId".to_owned())
+            }
+            Error::ReservationNotFound { .. } => Some("reservationId".to_owned()),
+            Error::IdempotencyConflict { .. } => Some("idempotencyKey".to_owned()),
             Error::InvalidLimit { .. } => Some("limit".to_owned()),
             Error::InvalidCursor => Some("cursor".to_owned()),
             Error::CalendarChanged { .. } => Some("If-Match".to_owned()),

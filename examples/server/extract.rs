@@ -29,7 +29,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "unsupported_media_type",
                 "Unsupported media type",
                 "send the body as JSON, with `Content-Type: application/json`",
-            ));
+            )
+            .field("Content-Type"));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -39,8 +40,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                     "Body too large",
                     "the request body is larger than this server accepts; send fewer windows per request",
                 )
+                .field("body")
             } else {
-                ApiError::bad_request("unreadable_body", rejection.body_text())
+                ApiError::bad_request("unreadable_body", rejection.body_text()).field("body")
             }
         })?;
         parse_json(&bytes).map(ApiJson)
@@ -63,25 +65,38 @@ fn is_json(content_type: Option<&axum::http::HeaderValue>) -> bool {
 
 /// Parses `bytes` as one JSON value of type `T`; a type error names its path (`windows[0].end`).
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed = |inner: serde_json::Error| {
+        ApiError::bad_request("malformed_json", format!("the body is not JSON: {inner}"))
+            .field("body")
+    };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        if inner.is_data() {
-            let error = ApiError::bad_request("invalid_body", format!("{path}: {inner}"));
-            if path == "." {
-                error
-            } else {
-                error.field(path)
-            }
-        } else {
-            ApiError::bad_request("malformed_json", format!("the body is not JSON: {inner}"))
+        if !inner.is_data() {
+            return malformed(inner);
         }
+        let field = json_field(&path, &inner.to_string());
+        ApiError::bad_request("invalid_body", format!("{path}: {inner}")).field(field)
     })?;
-    de.end().map_err(|inner| {
-        ApiError::bad_request("malformed_json", format!("the body is not JSON: {inner}"))
-    })?;
+    de.end().map_err(malformed)?;
     Ok(value)
+}
+
+/// The input a JSON type error is about: the member a missing-field error names
+/// (the path alone stops at the object that lacks it), else the path; the
+/// whole `body` at the root.
+fn json_field(path: &str, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(member, _)| member);
+    match (path, missing) {
+        (".", Some(member)) => member.to_owned(),
+        (".", None) => "body".to_owned(),
+        (path, Some(member)) => format!("{path}.{member}"),
+        (path, None) => path.to_owned(),
+    }
 }
 
 /// A path parameter parsed by the core's own rules: `ProviderId`, `SlotId`, `ReservationId`.
@@ -99,9 +114,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| ApiError::bad_request("invalid_path", rejection.body_text()))?;
+        // A parameter that does not decode (percent-escaped bytes that are not
+        // UTF-8) is judged as U+FFFD, which no id allows: the core's rule then
+        // names the field and the rule, as for any other bad id.
+        let raw = match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(raw)) => raw,
+            Err(_) => "\u{fffd}".to_owned(),
+        };
         Ok(PathId(raw.parse()?))
     }
 }
@@ -182,9 +201,19 @@ async fn query<T: DeserializeOwned, S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
 ) -> Result<T, ApiError> {
-    let Query(params) = Query::<T>::from_request_parts(parts, state)
-        .await
-        .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+    let Query(params) =
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| {
+                let detail = rejection.body_text();
+                // serde names an unknown or repeated parameter in backquotes.
+                let field = detail
+                    .split_once('`')
+                    .and_then(|(_, rest)| rest.split_once('`'))
+                    .map_or("query", |(name, _)| name)
+                    .to_owned();
+                ApiError::bad_request("invalid_query", detail).field(field)
+            })?;
     Ok(params)
 }
 

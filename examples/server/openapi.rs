@@ -2,11 +2,14 @@
 //! from assets compiled into the binary (nothing is fetched at build or view time).
 
 use axum::Router;
+use axum::http::{StatusCode, Uri};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::error::Problem;
+use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
 /// Where the document is served.
@@ -56,5 +59,29 @@ impl Modify for BearerAuth {
 
 /// `/openapi.json` and Swagger UI at `/docs`.
 pub fn docs(spec: utoipa::openapi::OpenApi) -> Router<AppState> {
-    SwaggerUi::new("/docs").url(SPEC_PATH, spec).into()
+    Router::from(SwaggerUi::new("/docs").url(SPEC_PATH, spec))
+        .layer(middleware::map_response(asset_problem))
+}
+
+/// Swagger UI answers an unknown asset with a bare 404, and a name that is not
+/// UTF-8 with a plain-text 400; every error of the API is a problem, so these
+/// become one too.
+async fn asset_problem(uri: Uri, response: Response) -> Response {
+    let status = response.status();
+    if !status.is_client_error() {
+        return response;
+    }
+    let (code, title, detail) = if status == StatusCode::NOT_FOUND {
+        ("not_found", "No such route", "no such document; see /docs")
+    } else {
+        (
+            "invalid_path",
+            "Malformed request",
+            "the document name cannot be read",
+        )
+    };
+    let detail = format!("{detail} (GET {})", uri.path());
+    ApiError::new(status, code, title, detail)
+        .field("path")
+        .into_response()
 }

@@ -112,7 +112,7 @@ async fn malformed_bodies_are_400_naming_the_field() {
         .send()
         .await
         .problem(StatusCode::BAD_REQUEST, "invalid_body")
-        .field("windows[0]");
+        .field("windows[0].end");
     app.post(PATH)
         .bearer(&token)
         .json(json!({}))

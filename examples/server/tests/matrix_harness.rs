@@ -1,0 +1,447 @@
+//! The harness of the bad-input and auth matrices and the request fuzzer: the
+//! router over a memory store the test keeps a handle on, a seeded calendar with
+//! a reservation in every state, raw requests (any bytes in headers and bodies),
+//! and a snapshot of everything stored, so "nothing changed" is checked, not assumed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Method, Request};
+use chrono::{DateTime, Utc};
+use scheduler_core::store::{ReservationPage, SlotBounds};
+use scheduler_core::{
+    ClientId, Clock, ManualClock, Policy, ProviderId, Reservation, Scheduler, Store,
+};
+use scheduler_memory::MemoryStore;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::support::{Reply, SECRET, at, start};
+use crate::app;
+use crate::auth::{JwtKeys, Role};
+use crate::state::{AppState, Limits};
+
+/// The providers and clients the seeded calendar knows.
+pub const PROVIDERS: [&str; 2] = ["dr-grey", "dr-who"];
+pub const CLIENTS: [&str; 3] = ["alice", "bob", "carol"];
+
+/// The idempotency key alice's hold was taken with.
+pub const ALICE_KEY: &str = "alice-key-1";
+
+/// The seeded calendar's ids.
+#[derive(Debug, Clone)]
+pub struct Seed {
+    /// dr-grey's twelve slots of 2030-03-06 09:00-12:00, in order.
+    pub slots: Vec<String>,
+    /// alice's hold on `slots[0]` (taken with [`ALICE_KEY`]).
+    pub held: String,
+    /// alice's booking of `slots[1]`.
+    pub confirmed: String,
+    /// bob's cancelled reservation of `slots[2]`.
+    pub cancelled: String,
+    /// carol's hold on dr-who's first slot.
+    pub other: String,
+}
+
+/// Everything the store holds, read through the `Store` trait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    slot_count: usize,
+    /// Per known provider: calendar version, free slot starts, reservations.
+    calendars: Vec<(u64, Vec<DateTime<Utc>>, Vec<Reservation>)>,
+    /// Per known client: their reservations.
+    clients: Vec<Vec<Reservation>>,
+    /// alice's idempotency key, still bound to her hold.
+    alice_key: Option<Reservation>,
+}
+
+/// The application under test and direct access to its storage.
+pub struct Harness {
+    pub clock: ManualClock,
+    store: Arc<MemoryStore>,
+    keys: JwtKeys,
+    router: Router,
+}
+
+impl Harness {
+    /// An empty application at [`start`], with the default policy and limits.
+    pub fn new() -> Self {
+        let clock = ManualClock::new(start());
+        let store = Arc::new(MemoryStore::new());
+        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+        let boxed: Box<dyn Store> = Box::new(Arc::clone(&store));
+        let state = AppState {
+            scheduler: Arc::new(Scheduler::new(boxed, shared, Policy::default())),
+            keys: Arc::new(JwtKeys::new(SECRET)),
+            rate_limit: None,
+            limits: Limits::default(),
+        };
+        Self {
+            clock,
+            store,
+            keys: JwtKeys::new(SECRET),
+            router: app::router(state),
+        }
+    }
+
+    /// An application whose calendar holds a reservation in every state.
+    pub async fn seeded() -> (Self, Seed) {
+        let harness = Self::new();
+        let seed = harness.seed().await;
+        (harness, seed)
+    }
+
+    async fn seed(&self) -> Seed {
+        let slots = self.publish_morning("dr-grey").await;
+        let theirs = self.publish_morning("dr-who").await;
+        let held = self.reserve("alice", &slots[0], Some(ALICE_KEY)).await;
+        let confirmed = self.reserve("alice", &slots[1], None).await;
+        self.expect_ok(
+            self.request(
+                Method::POST,
+                &format!("/v1/reservations/{confirmed}/confirm"),
+            )
+            .bearer(&self.token(Role::Client, "alice")),
+        )
+        .await;
+        let cancelled = self.reserve("bob", &slots[2], None).await;
+        self.expect_ok(
+            self.request(Method::DELETE, &format!("/v1/reservations/{cancelled}"))
+                .bearer(&self.token(Role::Client, "bob")),
+        )
+        .await;
+        let other = self.reserve("carol", &theirs[0], None).await;
+        Seed {
+            slots,
+            held,
+            confirmed,
+            cancelled,
+            other,
+        }
+    }
+
+    async fn publish_morning(&self, provider: &str) -> Vec<String> {
+        let body = json!({ "windows": [{ "start": at(6, 9, 0), "end": at(6, 12, 0) }] });
+        let reply = self
+            .expect_ok(
+                self.request(
+                    Method::POST,
+                    &format!("/v1/providers/{provider}/availability"),
+                )
+                .bearer(&self.token(Role::Provider, provider))
+                .body("application/json", body.to_string()),
+            )
+            .await;
+        reply.body["added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|slot| slot["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    async fn reserve(&self, client: &str, slot: &str, key: Option<&str>) -> String {
+        let mut request = self
+            .request(Method::POST, &format!("/v1/slots/{slot}/reservations"))
+            .bearer(&self.token(Role::Client, client));
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key.as_bytes());
+        }
+        let reply = self.expect_ok(request).await;
+        reply.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn expect_ok(&self, request: Raw) -> Reply {
+        let reply = self.send(request).await;
+        assert!(reply.status.is_success(), "seeding failed: {}", reply.text);
+        reply
+    }
+
+    /// A valid token for `sub` as `role`, good for an hour of wall-clock time.
+    pub fn token(&self, role: Role, sub: &str) -> String {
+        self.keys.mint(role, sub, Duration::from_secs(3600))
+    }
+
+    /// A request to `uri`, which may hold any percent-encoded bytes.
+    pub fn request(&self, method: Method, uri: &str) -> Raw {
+        Raw {
+            method,
+            uri: uri.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Sends `request` through the whole router, as the server would.
+    pub async fn send(&self, request: Raw) -> Reply {
+        let uri = format!("{} {:.80}", request.method, request.uri);
+        let request = request
+            .build()
+            .unwrap_or_else(|| panic!("HTTP cannot carry {uri}"));
+        self.send_built(request).await
+    }
+
+    /// Sends an already built request.
+    pub async fn send_built(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Reply {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Everything stored, as of the clock's instant.
+    pub async fn snapshot(&self) -> Snapshot {
+        let store = &self.store;
+        let now = self.clock.now();
+        let grid = Policy::default().grid();
+        let all = SlotBounds {
+            from: grid.ceil(DateTime::<Utc>::MIN_UTC).unwrap(),
+            to: grid.floor(DateTime::<Utc>::MAX_UTC).unwrap(),
+        };
+        let page = ReservationPage {
+            bounds: all,
+            after: None,
+            limit: 100_000,
+        };
+        let mut calendars = Vec::new();
+        for provider in PROVIDERS {
+            let provider = ProviderId::new(provider).unwrap();
+            calendars.push((
+                store.calendar_version(&provider).await.unwrap(),
+                store
+                    .free_slots(&provider, all, 100_000, now)
+                    .await
+                    .unwrap(),
+                store.provider_reservations(&provider, page).await.unwrap(),
+            ));
+        }
+        let mut clients = Vec::new();
+        for client in CLIENTS {
+            let client = ClientId::new(client).unwrap();
+            clients.push(store.client_reservations(&client, page).await.unwrap());
+        }
+        let alice_key = store
+            .reservation_by_key(
+                &ClientId::new("alice").unwrap(),
+                &scheduler_core::IdempotencyKey::new(ALICE_KEY).unwrap(),
+            )
+            .await
+            .unwrap();
+        Snapshot {
+            slot_count: store.slot_count(),
+            calendars,
+            clients,
+            alice_key,
+        }
+    }
+
+    /// Checks the store's invariants: no slot has two live reservations, and
+    /// every reservation sits on a slot start of the grid.
+    pub async fn check_invariants(&self) -> Result<(), String> {
+        let now = self.clock.now();
+        let grid = Policy::default().grid();
+        let snapshot = self.snapshot().await;
+        for (_, free, reservations) in &snapshot.calendars {
+            let mut live: Vec<DateTime<Utc>> = reservations
+                .iter()
+                .filter(|r| r.is_live_at(now))
+                .map(|r| r.start)
+                .collect();
+            let count = live.len();
+            live.sort_unstable();
+            live.dedup();
+            if live.len() != count {
+                return Err(format!(
+                    "a slot has two live reservations: {reservations:?}"
+                ));
+            }
+            if let Some(taken) = free.iter().find(|start| live.contains(start)) {
+                return Err(format!("slot {taken} is listed free but is taken"));
+            }
+            if let Some(off) = reservations
+                .iter()
+                .find(|r| grid.slot_at(r.start).is_none())
+            {
+                return Err(format!("reservation off the grid: {off:?}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A request under construction: any method, URI, header bytes and body.
+#[derive(Debug, Clone)]
+pub struct Raw {
+    pub method: Method,
+    pub uri: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", format!("Bearer {token}").as_bytes())
+    }
+
+    pub fn header(mut self, name: &str, value: &[u8]) -> Self {
+        self.headers.push((name.to_owned(), value.to_vec()));
+        self
+    }
+
+    /// Sets the body and its `Content-Type`.
+    pub fn body(self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        let mut request = self.header("content-type", content_type.as_bytes());
+        request.body = body.into();
+        request
+    }
+
+    /// The HTTP request, or `None` if HTTP itself cannot carry it (a URI or
+    /// header a server's HTTP layer would refuse before any route runs).
+    pub fn build(self) -> Option<Request<Body>> {
+        let mut builder = Request::builder().method(self.method).uri(self.uri);
+        for (name, value) in self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+            let value = HeaderValue::from_bytes(&value).ok()?;
+            builder = builder.header(name, value);
+        }
+        builder.body(Body::from(self.body)).ok()
+    }
+}
+
+/// Every route the server answers, as listed in its OpenAPI document and router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Route {
+    Publish,
+    Withdraw,
+    Slots,
+    Reserve,
+    Confirm,
+    Read,
+    Cancel,
+    ProviderReservations,
+    MyReservations,
+    Health,
+    OpenApi,
+    Docs,
+}
+
+impl Route {
+    pub const ALL: [Route; 12] = [
+        Route::Publish,
+        Route::Withdraw,
+        Route::Slots,
+        Route::Reserve,
+        Route::Confirm,
+        Route::Read,
+        Route::Cancel,
+        Route::ProviderReservations,
+        Route::MyReservations,
+        Route::Health,
+        Route::OpenApi,
+        Route::Docs,
+    ];
+
+    pub fn method(self) -> Method {
+        match self {
+            Route::Publish | Route::Reserve | Route::Confirm => Method::POST,
+            Route::Withdraw | Route::Cancel => Method::DELETE,
+            _ => Method::GET,
+        }
+    }
+
+    /// The path with `id` in place of the route's one parameter.
+    pub fn path_with(self, id: &str) -> String {
+        match self {
+            Route::Publish | Route::Withdraw => format!("/v1/providers/{id}/availability"),
+            Route::Slots => format!("/v1/providers/{id}/slots"),
+            Route::Reserve => format!("/v1/slots/{id}/reservations"),
+            Route::Confirm => format!("/v1/reservations/{id}/confirm"),
+            Route::Read | Route::Cancel => format!("/v1/reservations/{id}"),
+            Route::ProviderReservations => format!("/v1/providers/{id}/reservations"),
+            Route::MyReservations => "/v1/me/reservations".to_owned(),
+            Route::Health => "/healthz".to_owned(),
+            Route::OpenApi => "/openapi.json".to_owned(),
+            Route::Docs => format!("/docs/{id}"),
+        }
+    }
+
+    /// The id a valid request names: dr-grey's calendar, dr-grey's fourth
+    /// (free) slot, alice's hold, or Swagger UI's page.
+    pub fn valid_id(self, seed: &Seed) -> String {
+        match self {
+            Route::Reserve => seed.slots[3].clone(),
+            Route::Confirm | Route::Read | Route::Cancel => seed.held.clone(),
+            Route::Docs => "index.html".to_owned(),
+            _ => "dr-grey".to_owned(),
+        }
+    }
+
+    /// Who may call it with the seeded ids: `None` for the public routes.
+    pub fn caller(self) -> Option<(Role, &'static str)> {
+        match self {
+            Route::Publish | Route::Withdraw | Route::ProviderReservations => {
+                Some((Role::Provider, "dr-grey"))
+            }
+            Route::Slots
+            | Route::Reserve
+            | Route::Confirm
+            | Route::Read
+            | Route::Cancel
+            | Route::MyReservations => Some((Role::Client, "alice")),
+            Route::Health | Route::OpenApi | Route::Docs => None,
+        }
+    }
+
+    /// A valid request: the right caller, the seeded ids, and for publishing
+    /// a window of new slots (2030-03-07 09:00-10:00).
+    pub fn valid(self, harness: &Harness, seed: &Seed) -> Raw {
+        self.with_id(harness, &self.valid_id(seed))
+    }
+
+    /// The valid request with `id` in the path instead.
+    pub fn with_id(self, harness: &Harness, id: &str) -> Raw {
+        let mut request = harness.request(self.method(), &self.path_with(id));
+        if let Some((role, sub)) = self.caller() {
+            request = request.bearer(&harness.token(role, sub));
+        }
+        if self == Route::Publish {
+            let body = json!({ "windows": [{ "start": at(7, 9, 0), "end": at(7, 10, 0) }] });
+            request = request.body("application/json", body.to_string());
+        }
+        request
+    }
+}
+
+/// A slot id as the server encodes one (base64url of the start's epoch seconds,
+/// big-endian, then the provider's bytes), for any seconds and any bytes.
+pub fn forged_slot_id(secs: i64, provider: &[u8]) -> String {
+    let mut bytes = secs.to_be_bytes().to_vec();
+    bytes.extend_from_slice(provider);
+    base64url(&bytes)
+}
+
+/// Unpadded base64url (RFC 4648 section 5), the alphabet of every opaque id.
+pub fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 0x3f) as usize]));
+        }
+    }
+    out
+}

@@ -1,0 +1,1108 @@
+//! The bad-input matrix: every route against every kind of bad input. Each row
+//! must be answered with a 4xx problem whose `code` is the rule broken and whose
+//! `field` names the input at fault, and the store must read exactly as before
+//! (compared through the `Store` trait, not assumed).
+//!
+//! A kind a route cannot receive is listed with the reason in
+//! [`not_applicable`]; the coverage test fails if any pair is neither tried nor
+//! explained.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use chrono::{TimeZone, Utc};
+use serde_json::json;
+
+use super::matrix_harness::{Harness, Raw, Route, Seed, forged_slot_id};
+use super::support::{Reply, at};
+
+/// The kinds of bad input, as the reliability promise lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// Malformed JSON; on routes without a body, malformed syntax of what they read.
+    Malformed,
+    WrongType,
+    UnknownField,
+    /// A required member left out, or a value left empty.
+    MissingField,
+    Year0,
+    Year9999,
+    BeforeEpoch,
+    NonUtcOffset,
+    SubSecond,
+    HugeNumber,
+    /// A 10 MB body; on routes without a body, a 10 MB value in what they read.
+    TenMegabytes,
+    InvalidUtf8,
+    SqlLooking,
+    PathTraversal,
+    VeryLongId,
+}
+
+const KINDS: [Kind; 15] = [
+    Kind::Malformed,
+    Kind::WrongType,
+    Kind::UnknownField,
+    Kind::MissingField,
+    Kind::Year0,
+    Kind::Year9999,
+    Kind::BeforeEpoch,
+    Kind::NonUtcOffset,
+    Kind::SubSecond,
+    Kind::HugeNumber,
+    Kind::TenMegabytes,
+    Kind::InvalidUtf8,
+    Kind::SqlLooking,
+    Kind::PathTraversal,
+    Kind::VeryLongId,
+];
+
+/// The status, code and field a row must be answered with.
+type Expect = (StatusCode, &'static str, &'static str);
+
+const TEN_MB: usize = 10 * 1024 * 1024;
+
+/// The longest path or query value tried: a URI holds at most 64 KiB (the
+/// `http` crate's limit; servers refuse far shorter request lines).
+const LONGEST: usize = 60_000;
+
+/// Why `route` can receive no input of `kind`, if it cannot.
+fn not_applicable(route: Route, kind: Kind) -> Option<&'static str> {
+    use Kind as K;
+    use Route as R;
+    match (route, kind) {
+        (R::Health | R::OpenApi, _) => {
+            Some("reads no input: no path parameter, query, header or body")
+        }
+        (R::Docs, K::InvalidUtf8 | K::PathTraversal | K::VeryLongId) => None,
+        (R::Docs, _) => Some("reads only the asset name in its path"),
+        (R::Reserve | R::Confirm | R::Read | R::Cancel, K::UnknownField) => {
+            Some("reads no query or body; unknown query parameters and headers are ignored")
+        }
+        (R::Confirm | R::Read | R::Cancel, K::MissingField) => {
+            Some("its one input is the path id; without it no route matches")
+        }
+        (
+            R::Confirm | R::Read | R::Cancel,
+            K::Year0 | K::Year9999 | K::BeforeEpoch | K::NonUtcOffset | K::SubSecond,
+        ) => Some("a reservation id is an opaque 128-bit number: it holds no instant"),
+        (
+            R::Slots
+            | R::ProviderReservations
+            | R::MyReservations
+            | R::Confirm
+            | R::Read
+            | R::Cancel,
+            K::TenMegabytes,
+        ) => Some(
+            "reads no body and no header but the token, and a URI holds at most 64 KiB: its longest values are tried as very long ids",
+        ),
+        (R::Reserve, K::NonUtcOffset) => {
+            Some("a slot id holds UTC epoch seconds: no offset can be written in it")
+        }
+        _ => None,
+    }
+}
+
+/// One bad request and the answer it must get.
+struct Row {
+    route: Route,
+    kind: Kind,
+    case: String,
+    request: Raw,
+    status: StatusCode,
+    code: &'static str,
+    field: String,
+}
+
+/// Rows for one route, built against the seeded calendar.
+struct Rows<'a> {
+    harness: &'a Harness,
+    seed: &'a Seed,
+    rows: Vec<Row>,
+}
+
+impl Rows<'_> {
+    /// Adds a row: `request` for `route`, expecting `status`, `code` and `field`.
+    fn add(
+        &mut self,
+        route: Route,
+        kind: Kind,
+        case: impl Into<String>,
+        request: Raw,
+        (status, code, field): Expect,
+    ) {
+        self.rows.push(Row {
+            route,
+            kind,
+            case: case.into(),
+            request,
+            status,
+            code,
+            field: field.to_owned(),
+        });
+    }
+
+    /// The valid request with `id` in the path.
+    fn path(&self, route: Route, id: &str) -> Raw {
+        route.with_id(self.harness, id)
+    }
+
+    /// The valid request with `query` appended.
+    fn query(&self, route: Route, query: &str) -> Raw {
+        let mut request = route.valid(self.harness, self.seed);
+        request.uri = format!("{}?{query}", request.uri);
+        request
+    }
+
+    /// The valid request with one more header.
+    fn header(&self, route: Route, name: &str, value: &[u8]) -> Raw {
+        route.valid(self.harness, self.seed).header(name, value)
+    }
+
+    /// A publish request with a JSON `body` (raw bytes).
+    fn body(&self, body: impl Into<Vec<u8>>) -> Raw {
+        let mut request = Route::Publish.valid(self.harness, self.seed);
+        request.body = body.into();
+        request
+    }
+
+    /// A publish request with one window.
+    fn window(&self, start: &str, end: &str) -> Raw {
+        self.body(json!({ "windows": [{ "start": start, "end": end }] }).to_string())
+    }
+}
+
+fn bad(code: &'static str, field: &'static str) -> Expect {
+    (StatusCode::BAD_REQUEST, code, field)
+}
+
+fn refused(code: &'static str, field: &'static str) -> Expect {
+    (StatusCode::UNPROCESSABLE_ENTITY, code, field)
+}
+
+fn ten_mb(byte: u8) -> String {
+    String::from_utf8(vec![byte; TEN_MB]).unwrap()
+}
+
+/// Every row of the matrix.
+fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
+    let mut r = Rows {
+        harness,
+        seed,
+        rows: Vec::new(),
+    };
+    publish_rows(&mut r);
+    for route in [
+        Route::Withdraw,
+        Route::Slots,
+        Route::ProviderReservations,
+        Route::MyReservations,
+    ] {
+        query_rows(&mut r, route);
+    }
+    for route in [
+        Route::Publish,
+        Route::Withdraw,
+        Route::Slots,
+        Route::ProviderReservations,
+    ] {
+        provider_path_rows(&mut r, route);
+    }
+    for route in [Route::Publish, Route::Withdraw] {
+        if_match_rows(&mut r, route);
+    }
+    reserve_rows(&mut r);
+    for route in [Route::Confirm, Route::Read, Route::Cancel] {
+        reservation_path_rows(&mut r, route);
+    }
+    docs_rows(&mut r);
+    r.rows
+}
+
+/// The body of `POST /v1/providers/{providerId}/availability`.
+fn publish_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let p = Route::Publish;
+    let (nine, ten) = (at(7, 9, 0), at(7, 10, 0));
+    let window = |start: serde_json::Value| json!({ "windows": [{ "start": start, "end": ten }] });
+
+    r.add(
+        p,
+        K::Malformed,
+        "unterminated JSON",
+        r.body(r#"{"windows": ["#),
+        bad("malformed_json", "body"),
+    );
+    r.add(
+        p,
+        K::Malformed,
+        "trailing text",
+        r.body(r#"{"windows": []} trailing"#),
+        bad("malformed_json", "body"),
+    );
+    r.add(
+        p,
+        K::Malformed,
+        "empty body",
+        r.body(""),
+        bad("malformed_json", "body"),
+    );
+    r.add(
+        p,
+        K::WrongType,
+        "windows as an object",
+        r.body(json!({ "windows": { "start": nine, "end": ten } }).to_string()),
+        bad("invalid_body", "windows"),
+    );
+    r.add(
+        p,
+        K::WrongType,
+        "start as a number",
+        r.body(window(json!(1_899_363_600)).to_string()),
+        bad("invalid_body", "windows[0].start"),
+    );
+    r.add(
+        p,
+        K::WrongType,
+        "the body as an array",
+        r.body("[]"),
+        bad("invalid_body", "body"),
+    );
+    r.add(
+        p,
+        K::UnknownField,
+        "a providerId in the body",
+        r.body(json!({ "windows": [], "providerId": "dr-who" }).to_string()),
+        bad("invalid_body", "providerId"),
+    );
+    r.add(
+        p,
+        K::UnknownField,
+        "a time zone in a window",
+        r.body(json!({ "windows": [{ "start": nine, "end": ten, "tz": "UTC" }] }).to_string()),
+        bad("invalid_body", "windows[0].tz"),
+    );
+    r.add(
+        p,
+        K::MissingField,
+        "no windows",
+        r.body("{}"),
+        bad("invalid_body", "windows"),
+    );
+    r.add(
+        p,
+        K::MissingField,
+        "a window without an end",
+        r.body(json!({ "windows": [{ "start": nine }] }).to_string()),
+        bad("invalid_body", "windows[0].end"),
+    );
+    r.add(
+        p,
+        K::MissingField,
+        "a null start",
+        r.body(window(json!(null)).to_string()),
+        bad("invalid_body", "windows[0].start"),
+    );
+    r.add(
+        p,
+        K::Year0,
+        "a window in year 0",
+        r.window("0000-03-07T09:00:00Z", "0000-03-07T10:00:00Z"),
+        refused("window_in_past", "windows[0]"),
+    );
+    r.add(
+        p,
+        K::Year9999,
+        "a window in year 9999",
+        r.window("9999-12-31T09:00:00Z", "9999-12-31T10:00:00Z"),
+        refused("beyond_horizon", "windows[0]"),
+    );
+    r.add(
+        p,
+        K::Year9999,
+        "a window to the last instant of 9999",
+        r.window(&nine, "9999-12-31T23:59:59.999999999Z"),
+        refused("window_too_long", "windows[0]"),
+    );
+    r.add(
+        p,
+        K::BeforeEpoch,
+        "a window across the epoch",
+        r.window("1969-12-31T23:00:00Z", "1970-01-01T00:00:00Z"),
+        refused("window_in_past", "windows[0]"),
+    );
+    r.add(
+        p,
+        K::NonUtcOffset,
+        "an offset beyond 24 h",
+        r.window("2030-03-07T09:00:00+25:00", &ten),
+        bad("invalid_body", "windows[0].start"),
+    );
+    // 09:30 at -01:00 is 10:30 UTC: after the end once converted, though not as text.
+    r.add(
+        p,
+        K::NonUtcOffset,
+        "an offset that puts start after end",
+        r.window("2030-03-07T09:30:00-01:00", &ten),
+        bad("invalid_window", "windows[0]"),
+    );
+    r.add(
+        p,
+        K::SubSecond,
+        "a window a little short of one slot",
+        r.window("2030-03-07T09:00:00.5Z", "2030-03-07T09:15:00.4Z"),
+        refused("empty_window", "windows[0]"),
+    );
+    r.add(
+        p,
+        K::SubSecond,
+        "an end one nanosecond before the start",
+        r.window("2030-03-07T09:00:00.000000001Z", "2030-03-07T09:00:00Z"),
+        bad("invalid_window", "windows[0]"),
+    );
+    r.add(
+        p,
+        K::HugeNumber,
+        "an integer start beyond u64",
+        r.body(r#"{"windows":[{"start":340282366920938463463374607431768211456,"end":"x"}]}"#),
+        bad("invalid_body", "windows[0].start"),
+    );
+    r.add(
+        p,
+        K::HugeNumber,
+        "a float start beyond f64",
+        r.body(r#"{"windows":[{"start":1e400,"end":"x"}]}"#),
+        bad("malformed_json", "body"),
+    );
+    r.add(
+        p,
+        K::HugeNumber,
+        "a five-digit year",
+        r.window("+10000-01-01T00:00:00Z", "+10000-01-01T01:00:00Z"),
+        refused("beyond_horizon", "windows[0]"),
+    );
+    let many = format!(
+        r#"{{"windows":[{}]}}"#,
+        vec![format!(r#"{{"start":"{nine}","end":"{ten}"}}"#); TEN_MB / 60].join(",")
+    );
+    r.add(
+        p,
+        K::TenMegabytes,
+        "10 MB of windows",
+        r.body(many),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body"),
+    );
+    r.add(
+        p,
+        K::TenMegabytes,
+        "a 10 MB start",
+        r.window(&ten_mb(b'9'), &ten),
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body"),
+    );
+    let mut latin1 = br#"{"windows":[{"start":""#.to_vec();
+    latin1.extend_from_slice(b"2030-03-07T09:00:00Z\xff\xfe");
+    latin1.extend_from_slice(br#"","end":"2030-03-07T10:00:00Z"}]}"#);
+    r.add(
+        p,
+        K::InvalidUtf8,
+        "bytes 0xFF 0xFE in a string",
+        r.body(latin1),
+        bad("malformed_json", "body"),
+    );
+    r.add(
+        p,
+        K::InvalidUtf8,
+        "a lone surrogate escape",
+        r.body(r#"{"windows":[{"start":"\udc00","end":"x"}]}"#),
+        bad("malformed_json", "body"),
+    );
+    r.add(
+        p,
+        K::SqlLooking,
+        "SQL in a start",
+        r.window("2030-03-07T09:00:00Z'); DROP TABLE slots;--", &ten),
+        bad("invalid_body", "windows[0].start"),
+    );
+    r.add(
+        p,
+        K::SqlLooking,
+        "SQL as a member name",
+        r.body(r#"{"windows":[],"1' OR '1'='1":1}"#),
+        bad("invalid_body", "1' OR '1'='1"),
+    );
+    r.add(
+        p,
+        K::PathTraversal,
+        "a traversal as a member name",
+        r.body(r#"{"windows":[],"../../etc/passwd":1}"#),
+        bad("invalid_body", "../../etc/passwd"),
+    );
+    r.add(
+        p,
+        K::VeryLongId,
+        "a 64 KiB member name",
+        r.body(format!(r#"{{"windows":[],"{}":1}}"#, "a".repeat(60_000))),
+        bad("invalid_body", "a".repeat(60_000).leak()),
+    );
+    // Not JSON at all: the media type is the input at fault.
+    r.add(
+        p,
+        K::Malformed,
+        "a text/plain body",
+        {
+            let mut request = r.body("windows");
+            request.headers.retain(|(name, _)| name != "content-type");
+            request.header("content-type", b"text/plain")
+        },
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Content-Type",
+        ),
+    );
+}
+
+/// `?from=&to=` (and `limit`, `cursor` on listings) of the routes that read a query.
+fn query_rows(r: &mut Rows<'_>, route: Route) {
+    use Kind as K;
+    let listing = route != Route::Withdraw;
+    let q = |query: &str| r.query(route, query);
+    let mut rows = Vec::new();
+    let mut add =
+        |kind, case: &str, request, expect| rows.push(row(route, kind, case, request, expect));
+
+    add(
+        K::Malformed,
+        "February 30th",
+        q("from=2030-02-30T00:00:00Z"),
+        bad("invalid_query", "from"),
+    );
+    add(
+        K::Malformed,
+        "a bad percent escape",
+        q("to=2030-03-07T09:00:00Z%ZZ"),
+        bad("invalid_query", "to"),
+    );
+    add(
+        K::WrongType,
+        "epoch seconds for from",
+        q("from=1899363600"),
+        bad("invalid_query", "from"),
+    );
+    add(
+        K::UnknownField,
+        "a misspelt parameter",
+        q("form=2030-03-07T09:00:00Z"),
+        bad("invalid_query", "form"),
+    );
+    add(
+        K::UnknownField,
+        "a repeated parameter",
+        q("from=2030-03-07T09:00:00Z&from=2030-03-08T09:00:00Z"),
+        bad("invalid_query", "from"),
+    );
+    add(
+        K::MissingField,
+        "an empty from",
+        q("from=&to=2030-03-07T09:00:00Z"),
+        bad("invalid_query", "from"),
+    );
+    add(
+        K::Year0,
+        "from year 0 to year 0",
+        q("from=0000-01-01T00:00:00Z&to=0000-01-01T00:00:00Z"),
+        bad("invalid_range", "to"),
+    );
+    add(
+        K::Year9999,
+        "from 9999 back to 2030",
+        q("from=9999-12-31T23:59:59Z&to=2030-01-01T00:00:00Z"),
+        bad("invalid_range", "to"),
+    );
+    add(
+        K::BeforeEpoch,
+        "to before the epoch, before from",
+        q("from=1970-01-01T00:00:00Z&to=1969-12-31T23:59:59Z"),
+        bad("invalid_range", "to"),
+    );
+    add(
+        K::NonUtcOffset,
+        "an offset beyond 24 h",
+        q("from=2030-03-07T09:00:00%2B24:00"),
+        bad("invalid_query", "from"),
+    );
+    // 10:00+02:00 is 08:00 UTC, after 09:00+03:00 (06:00 UTC).
+    add(
+        K::NonUtcOffset,
+        "offsets that put to before from",
+        q("from=2030-03-07T10:00:00%2B02:00&to=2030-03-07T09:00:00%2B03:00"),
+        bad("invalid_range", "to"),
+    );
+    add(
+        K::SubSecond,
+        "to a nanosecond before from",
+        q("from=2030-03-07T09:00:00.000000002Z&to=2030-03-07T09:00:00.000000001Z"),
+        bad("invalid_range", "to"),
+    );
+    add(
+        K::HugeNumber,
+        "a five-digit year",
+        q("to=%2B99999-01-01T00:00:00Z"),
+        bad("invalid_query", "to"),
+    );
+    add(
+        K::VeryLongId,
+        "a 60 000-character from",
+        q(&format!("from={}", "2".repeat(LONGEST))),
+        bad("invalid_query", "from"),
+    );
+    add(
+        K::InvalidUtf8,
+        "byte 0xFF in from",
+        q("from=2030-03-07T09:00:00Z%FF"),
+        bad("invalid_query", "from"),
+    );
+    add(
+        K::SqlLooking,
+        "SQL in from",
+        q("from=2030-03-07T09:00:00Z'%20OR%20'1'='1"),
+        bad("invalid_query", "from"),
+    );
+    add(
+        K::PathTraversal,
+        "a traversal in to",
+        q("to=..%2F..%2Fetc%2Fpasswd"),
+        bad("invalid_query", "to"),
+    );
+    if listing {
+        add(
+            K::Malformed,
+            "a cursor that is not base64url",
+            q("cursor=!!!!"),
+            bad("invalid_cursor", "cursor"),
+        );
+        add(
+            K::WrongType,
+            "a word for limit",
+            q("limit=ten"),
+            bad("invalid_limit", "limit"),
+        );
+        add(
+            K::WrongType,
+            "a fraction for limit",
+            q("limit=1.5"),
+            bad("invalid_limit", "limit"),
+        );
+        add(
+            K::WrongType,
+            "a negative limit",
+            q("limit=-1"),
+            bad("invalid_limit", "limit"),
+        );
+        add(
+            K::MissingField,
+            "an empty limit",
+            q("limit="),
+            bad("invalid_limit", "limit"),
+        );
+        add(
+            K::MissingField,
+            "an empty cursor",
+            q("cursor="),
+            bad("invalid_cursor", "cursor"),
+        );
+        add(
+            K::HugeNumber,
+            "a limit beyond u32",
+            q("limit=99999999999999999999"),
+            bad("invalid_limit", "limit"),
+        );
+        add(
+            K::HugeNumber,
+            "a limit of u32::MAX",
+            q("limit=4294967295"),
+            bad("invalid_limit", "limit"),
+        );
+        add(
+            K::HugeNumber,
+            "a limit of zero",
+            q("limit=0"),
+            bad("invalid_limit", "limit"),
+        );
+        add(
+            K::VeryLongId,
+            "a 60 000-character cursor",
+            q(&format!("cursor={}", "A".repeat(LONGEST))),
+            bad("invalid_cursor", "cursor"),
+        );
+        add(
+            K::InvalidUtf8,
+            "byte 0xFF in the cursor",
+            q("cursor=%FF%FE"),
+            bad("invalid_cursor", "cursor"),
+        );
+        add(
+            K::SqlLooking,
+            "SQL as the cursor",
+            q("cursor='%20OR%201=1--"),
+            bad("invalid_cursor", "cursor"),
+        );
+        add(
+            K::PathTraversal,
+            "a traversal as the cursor",
+            q("cursor=..%2F..%2F"),
+            bad("invalid_cursor", "cursor"),
+        );
+        add(
+            K::VeryLongId,
+            "a 4 KiB cursor in the alphabet",
+            q(&format!("cursor={}", "A".repeat(4096))),
+            bad("invalid_cursor", "cursor"),
+        );
+    }
+    r.rows.extend(rows);
+}
+
+fn row(route: Route, kind: Kind, case: &str, request: Raw, (status, code, field): Expect) -> Row {
+    Row {
+        route,
+        kind,
+        case: case.to_owned(),
+        request,
+        status,
+        code,
+        field: field.to_owned(),
+    }
+}
+
+/// The `{providerId}` of the provider routes. The caller is dr-grey, so each
+/// path names a provider the caller could be if the id were valid.
+fn provider_path_rows(r: &mut Rows<'_>, route: Route) {
+    use Kind as K;
+    let cases: [(Kind, &str, String); 8] = [
+        (K::Malformed, "a space in the id", "dr%20grey".to_owned()),
+        (K::InvalidUtf8, "byte 0xFF", "dr-grey%FF".to_owned()),
+        (
+            K::InvalidUtf8,
+            "an overlong encoding of /",
+            "%C0%AF".to_owned(),
+        ),
+        (K::SqlLooking, "SQL", "dr-grey'%20OR%20'1'='1".to_owned()),
+        (
+            K::PathTraversal,
+            "an encoded traversal",
+            "..%2F..%2Fetc%2Fpasswd".to_owned(),
+        ),
+        (
+            K::PathTraversal,
+            "a backslash traversal",
+            "..%5C..%5Cadmin".to_owned(),
+        ),
+        (K::VeryLongId, "129 characters", "a".repeat(129)),
+        (K::VeryLongId, "60 000 characters", "a".repeat(LONGEST)),
+    ];
+    for (kind, case, id) in cases {
+        let request = r.path(route, &id);
+        r.add(route, kind, case, request, bad("invalid_id", "providerId"));
+    }
+}
+
+/// The `If-Match` header of the availability writes.
+fn if_match_rows(r: &mut Rows<'_>, route: Route) {
+    use Kind as K;
+    let failed = (
+        StatusCode::PRECONDITION_FAILED,
+        "calendar_changed",
+        "If-Match",
+    );
+    let cases: [(Kind, &str, &[u8], _); 5] = [
+        (
+            K::Malformed,
+            "an unquoted tag",
+            b"3",
+            bad("invalid_if_match", "If-Match"),
+        ),
+        (
+            K::WrongType,
+            "a tag this server never issued",
+            b"\"v3\"",
+            failed,
+        ),
+        (
+            K::HugeNumber,
+            "a version beyond u64",
+            b"\"99999999999999999999999\"",
+            failed,
+        ),
+        (
+            K::HugeNumber,
+            "version u64::MAX",
+            b"\"18446744073709551615\"",
+            failed,
+        ),
+        (
+            K::InvalidUtf8,
+            "byte 0xFF in the tag",
+            b"\"3\xff\"",
+            bad("invalid_if_match", "If-Match"),
+        ),
+    ];
+    for (kind, case, value, expect) in cases {
+        let request = r.header(route, "if-match", value);
+        r.add(route, kind, case, request, expect);
+    }
+    let huge = format!("\"{}\"", "9".repeat(TEN_MB));
+    let request = r.header(route, "if-match", huge.as_bytes());
+    r.add(route, K::TenMegabytes, "a 10 MB tag", request, failed);
+}
+
+/// The `{slotId}` and `Idempotency-Key` of a reserve request.
+fn reserve_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::Reserve;
+    let utc = |y, mo, d, h, mi, s| {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+            .unwrap()
+            .timestamp()
+    };
+    let slot = |secs: i64, provider: &[u8]| forged_slot_id(secs, provider);
+    let not_found = (StatusCode::NOT_FOUND, "slot_not_found", "slotId");
+    let too_late = refused("lead_time", "slotId");
+    let bad_slot = bad("invalid_id", "slotId");
+    let bad_key = bad("invalid_id", "idempotencyKey");
+    let cases: Vec<(Kind, &str, String, _)> = vec![
+        (
+            K::Malformed,
+            "not base64url",
+            "not*a*slot".to_owned(),
+            bad_slot,
+        ),
+        (
+            K::Malformed,
+            "non-canonical trailing bits",
+            "AAAAAAAAAAAAAB".to_owned(),
+            bad_slot,
+        ),
+        (
+            K::WrongType,
+            "a reservation id",
+            "AAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+            bad_slot,
+        ),
+        (
+            K::MissingField,
+            "a start with no provider",
+            slot(utc(2030, 3, 6, 9, 0, 0), b""),
+            bad_slot,
+        ),
+        (
+            K::Year0,
+            "a slot in year 0",
+            slot(utc(0, 1, 1, 9, 0, 0), b"dr-grey"),
+            too_late,
+        ),
+        (
+            K::Year9999,
+            "a slot in year 9999",
+            slot(utc(9999, 12, 31, 23, 45, 0), b"dr-grey"),
+            not_found,
+        ),
+        (
+            K::BeforeEpoch,
+            "a slot before the epoch",
+            slot(-900, b"dr-grey"),
+            too_late,
+        ),
+        (
+            K::SubSecond,
+            "a start off the grid by one second",
+            slot(utc(2030, 3, 6, 9, 45, 1), b"dr-grey"),
+            not_found,
+        ),
+        (
+            K::HugeNumber,
+            "start i64::MAX seconds",
+            slot(i64::MAX, b"dr-grey"),
+            bad_slot,
+        ),
+        (
+            K::HugeNumber,
+            "start i64::MIN seconds",
+            slot(i64::MIN, b"dr-grey"),
+            bad_slot,
+        ),
+        (
+            K::VeryLongId,
+            "a 60 000-character slot id",
+            "A".repeat(LONGEST),
+            bad_slot,
+        ),
+        (K::InvalidUtf8, "byte 0xFF", "%FF%FE".to_owned(), bad_slot),
+        (
+            K::InvalidUtf8,
+            "a provider of bytes 0xFF",
+            slot(utc(2030, 3, 6, 9, 45, 0), b"\xff\xfe"),
+            bad_slot,
+        ),
+        (
+            K::SqlLooking,
+            "SQL as the id",
+            "'%20OR%20'1'='1".to_owned(),
+            bad_slot,
+        ),
+        (
+            K::SqlLooking,
+            "SQL as the provider inside",
+            slot(utc(2030, 3, 6, 9, 45, 0), b"x' OR '1'='1"),
+            bad_slot,
+        ),
+        (
+            K::PathTraversal,
+            "an encoded traversal",
+            "..%2F..%2Fetc%2Fpasswd".to_owned(),
+            bad_slot,
+        ),
+        (
+            K::PathTraversal,
+            "a traversal as the provider inside",
+            slot(utc(2030, 3, 6, 9, 45, 0), b"../../etc"),
+            bad_slot,
+        ),
+        (
+            K::VeryLongId,
+            "a provider of 129 characters inside",
+            slot(utc(2030, 3, 6, 9, 45, 0), "a".repeat(129).as_bytes()),
+            bad_slot,
+        ),
+    ];
+    for (kind, case, id, expect) in cases {
+        let request = r.path(route, &id);
+        r.add(route, kind, case, request, expect);
+    }
+    let keys: [(Kind, &str, Vec<u8>); 6] = [
+        (K::MissingField, "an empty key", Vec::new()),
+        (K::Malformed, "a key with a space", b"retry 1".to_vec()),
+        (K::InvalidUtf8, "a key of bytes 0xFF", b"\xff\xfe".to_vec()),
+        (
+            K::SqlLooking,
+            "a SQL key with spaces",
+            b"'; DROP TABLE reservations; --".to_vec(),
+        ),
+        (K::VeryLongId, "a key of 256 characters", vec![b'k'; 256]),
+        (K::TenMegabytes, "a 10 MB key", vec![b'k'; TEN_MB]),
+    ];
+    for (kind, case, key) in keys {
+        let request = r.header(route, "idempotency-key", &key);
+        r.add(route, kind, case, request, bad_key);
+    }
+}
+
+/// The `{id}` of confirm, read and cancel.
+fn reservation_path_rows(r: &mut Rows<'_>, route: Route) {
+    use Kind as K;
+    let bad_id = bad("invalid_id", "reservationId");
+    let unknown = (
+        StatusCode::NOT_FOUND,
+        "reservation_not_found",
+        "reservationId",
+    );
+    let slot = r.seed.slots[3].clone();
+    let longer = format!("{}A", r.seed.held);
+    let cases: [(Kind, &str, String, _); 10] = [
+        (
+            K::Malformed,
+            "not base64url",
+            "!!!!!!!!!!!!!!!!!!!!!!".to_owned(),
+            bad_id,
+        ),
+        (
+            K::Malformed,
+            "non-canonical trailing bits",
+            "AAAAAAAAAAAAAAAAAAAAAB".to_owned(),
+            bad_id,
+        ),
+        (K::WrongType, "a slot id", slot, bad_id),
+        (
+            K::HugeNumber,
+            "u128::MAX, never issued",
+            "_____________________w".to_owned(),
+            unknown,
+        ),
+        (
+            K::VeryLongId,
+            "a 60 000-character id",
+            "A".repeat(LONGEST),
+            bad_id,
+        ),
+        (K::InvalidUtf8, "bytes 0xFF", "%FF".repeat(22), bad_id),
+        (
+            K::SqlLooking,
+            "SQL",
+            "'%20OR%20'1'='1'%20--".to_owned(),
+            bad_id,
+        ),
+        (
+            K::PathTraversal,
+            "an encoded traversal",
+            "..%2F..%2Fslots".to_owned(),
+            bad_id,
+        ),
+        (
+            K::VeryLongId,
+            "an issued id and one more character",
+            longer,
+            bad_id,
+        ),
+        (
+            K::VeryLongId,
+            "10 000 characters",
+            "A".repeat(10_000),
+            bad_id,
+        ),
+    ];
+    for (kind, case, id, expect) in cases {
+        let request = r.path(route, &id);
+        r.add(route, kind, case, request, expect);
+    }
+}
+
+/// The asset name of `/docs/{*rest}`.
+fn docs_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::Docs;
+    let missing = (StatusCode::NOT_FOUND, "not_found", "path");
+    let cases: [(Kind, &str, String, _); 4] = [
+        (
+            K::PathTraversal,
+            "an encoded traversal",
+            "..%2F..%2FCargo.toml".to_owned(),
+            missing,
+        ),
+        (
+            K::PathTraversal,
+            "a literal traversal",
+            "../../Cargo.toml".to_owned(),
+            missing,
+        ),
+        (
+            K::InvalidUtf8,
+            "byte 0xFF",
+            "index%FF.html".to_owned(),
+            bad("invalid_path", "path"),
+        ),
+        (
+            K::VeryLongId,
+            "a 60 000-character name",
+            "a".repeat(LONGEST),
+            missing,
+        ),
+    ];
+    for (kind, case, id, expect) in cases {
+        let request = r.path(route, &id);
+        r.add(route, kind, case, request, expect);
+    }
+}
+
+/// What is wrong with `reply` for `row`, if anything.
+fn mismatch(row: &Row, reply: &Reply) -> Option<String> {
+    let body = &reply.body;
+    let problem = reply.header("content-type") == "application/problem+json";
+    let ok = reply.status == row.status
+        && problem
+        && body["code"] == row.code
+        && body["status"] == row.status.as_u16()
+        && body["field"] == row.field.as_str()
+        && body["detail"].as_str().is_some_and(|d| !d.is_empty());
+    (!ok).then(|| {
+        let mut text = reply.text.clone();
+        text.truncate(300);
+        format!(
+            "{:?} {:?} ({}): want {} {} field {:?}, got {} {}",
+            row.route,
+            row.kind,
+            row.case,
+            row.status,
+            row.code,
+            truncate(&row.field),
+            reply.status,
+            text
+        )
+    })
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+#[tokio::test]
+async fn every_bad_input_is_a_4xx_problem_naming_its_field_and_changes_nothing() {
+    let (harness, seed) = Harness::seeded().await;
+    let rows = rows(&harness, &seed);
+    let mut failures = Vec::new();
+    for row in &rows {
+        let before = harness.snapshot().await;
+        let reply = harness.send(row.request.clone()).await;
+        if let Some(failure) = mismatch(row, &reply) {
+            failures.push(failure);
+        }
+        if harness.snapshot().await != before {
+            failures.push(format!(
+                "{:?} {:?} ({}): the store changed",
+                row.route, row.kind, row.case
+            ));
+        }
+    }
+    println!("bad-input matrix: {} inputs tried", rows.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
+}
+
+/// Every route meets every kind of bad input, or the matrix says why it cannot.
+#[tokio::test]
+async fn the_matrix_covers_every_route_and_kind() {
+    let (harness, seed) = Harness::seeded().await;
+    let mut tried: BTreeMap<(Route, Kind), usize> = BTreeMap::new();
+    for row in rows(&harness, &seed) {
+        *tried.entry((row.route, row.kind)).or_default() += 1;
+    }
+    let mut gaps = Vec::new();
+    for route in Route::ALL {
+        for kind in KINDS {
+            match (
+                tried.contains_key(&(route, kind)),
+                not_applicable(route, kind),
+            ) {
+                (true, Some(reason)) => {
+                    gaps.push(format!("{route:?} {kind:?}: tried, yet excused ({reason})"))
+                }
+                (false, None) => {
+                    gaps.push(format!("{route:?} {kind:?}: neither tried nor excused"))
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(gaps.is_empty(), "{}", gaps.join("\n"));
+}
+
+/// The control: each route's valid request succeeds, so the rows above fail
+/// for their bad input and nothing else.
+#[tokio::test]
+async fn each_routes_valid_request_succeeds() {
+    for route in Route::ALL {
+        let (harness, seed) = Harness::seeded().await;
+        let reply = harness.send(route.valid(&harness, &seed)).await;
+        assert!(
+            reply.status.is_success(),
+            "{route:?}: {} {}",
+            reply.status,
+            reply.text
+        );
+    }
+}
