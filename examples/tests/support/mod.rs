@@ -530,20 +530,53 @@ impl Server {
         self.finish(method, path, request, headers).await
     }
 
+    /// Like [`Server::send_bytes`], but a transport failure (no answer, or
+    /// the connection reset while the body was still going out) is returned
+    /// instead of failing the test.
+    #[allow(dead_code)] // Used by e2e_statuses, not by every test binary.
+    pub async fn try_send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Reply, reqwest::Error> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.try_finish(method, path, request, &[]).await
+    }
+
     async fn finish(
+        &self,
+        method: Method,
+        path: &str,
+        request: reqwest::RequestBuilder,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let request_line = format!("{method} {path}");
+        self.try_finish(method, path, request, headers)
+            .await
+            .unwrap_or_else(|err| panic!("{request_line} got no answer: {err}"))
+    }
+
+    async fn try_finish(
         &self,
         method: Method,
         path: &str,
         mut request: reqwest::RequestBuilder,
         headers: &[(&str, &str)],
-    ) -> Reply {
+    ) -> Result<Reply, reqwest::Error> {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request
-            .send()
-            .await
-            .unwrap_or_else(|err| panic!("{method} {path} got no answer: {err}"));
+        let response = request.send().await?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -552,10 +585,7 @@ impl Server {
             .unwrap_or("")
             .to_owned();
         let header_map = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .unwrap_or_else(|err| panic!("{method} {path}: the body did not arrive: {err}"));
+        let text = response.text().await?;
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         let reply = Reply {
             request: format!("{method} {path}"),
@@ -566,7 +596,7 @@ impl Server {
             body,
         };
         reply.assert_instants_are_utc();
-        reply
+        Ok(reply)
     }
 
     /// `GET path`.
