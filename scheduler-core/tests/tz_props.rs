@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Timelike, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, Offset, TimeDelta, TimeZone, Timelike, Utc, Weekday};
 use proptest::prelude::*;
 use scheduler_core::{Grid, TimeRange, Tz, WeeklySchedule};
 
@@ -200,10 +200,31 @@ prop_compose! {
         ordinal in 1u32..=365,
         days in 1u64..=20,
         cut in (0i64..=40 * 1440, 1i64..=30 * 1440),
+        near_change in any::<bool>(),
     ) -> Case {
-        let first = NaiveDate::from_yo_opt(year, ordinal).unwrap();
+        let mut first = NaiveDate::from_yo_opt(year, ordinal).unwrap();
+        // Half the cases start a few days before one of the zone's offset
+        // changes of that year, so gaps and folds come up often.
+        if near_change
+            && let Some(change) = first_change_after(zone, first)
+        {
+            first = change - chrono::Days::new(u64::from(ordinal) % days);
+        }
         Case { zone, weekly, exceptions, slot_minutes, first, days, cut }
     }
+}
+
+/// The UTC date of the zone's first offset change within a year after `from`,
+/// found day by day.
+fn first_change_after(zone: Tz, from: NaiveDate) -> Option<NaiveDate> {
+    let offset = |date: NaiveDate| {
+        let noon = date.and_hms_opt(12, 0, 0).unwrap();
+        zone.offset_from_utc_datetime(&noon).fix().local_minus_utc()
+    };
+    let start = offset(from);
+    from.iter_days()
+        .take(366)
+        .find(|date| offset(*date) != start)
 }
 
 proptest! {
