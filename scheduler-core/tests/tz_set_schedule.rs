@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc, Weekday};
 use scheduler_core::{
-    Actor, ClientId, Error, ListQuery, ManualClock, Policy, ProviderId, ReservationStatus,
+    Actor, ClientId, Clock, Error, ListQuery, ManualClock, Policy, ProviderId, ReservationStatus,
     Scheduler, SlotId, TimeRange, WeeklySchedule, Window,
 };
 use scheduler_memory::MemoryStore;
@@ -14,7 +14,7 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
 }
 
 /// Ten days of horizon and no lead time, so tests can hold any future slot.
-fn scheduler(now: DateTime<Utc>) -> (Scheduler<MemoryStore, ManualClock>, ManualClock) {
+fn setup(now: DateTime<Utc>) -> (Scheduler<MemoryStore, ManualClock>, ManualClock) {
     let clock = ManualClock::new(now);
     let policy = Policy::builder()
         .max_horizon(TimeDelta::days(10))
@@ -70,7 +70,7 @@ async fn all_free(scheduler: &Scheduler<MemoryStore, ManualClock>) -> Vec<DateTi
 async fn publishes_the_schedule_up_to_the_horizon_with_each_dates_offset() {
     // 2027-03-10 12:00 UTC; New York springs forward on the 14th.
     let now = utc(2027, 3, 10, 12, 0);
-    let (scheduler, _) = scheduler(now);
+    let (scheduler, _) = setup(now);
     let applied = scheduler
         .set_schedule(&provider(), &mornings())
         .await
@@ -97,7 +97,7 @@ async fn publishes_the_schedule_up_to_the_horizon_with_each_dates_offset() {
 async fn the_past_and_a_slot_in_progress_are_left_alone() {
     // 09:20 in New York on 2027-03-10: the 09:00 and 09:15 slots have started.
     let now = utc(2027, 3, 10, 14, 20);
-    let (scheduler, _) = scheduler(now);
+    let (scheduler, _) = setup(now);
     let applied = scheduler
         .set_schedule(&provider(), &mornings())
         .await
@@ -114,7 +114,7 @@ async fn the_past_and_a_slot_in_progress_are_left_alone() {
 #[tokio::test]
 async fn replaces_free_slots_and_keeps_held_and_booked_ones() {
     let now = utc(2027, 3, 10, 12, 0);
-    let (scheduler, _) = scheduler(now);
+    let (scheduler, _) = setup(now);
     let p = provider();
     // Afternoons published by hand on the 11th, 13:00-15:00 UTC (08:00-10:00 local).
     let window = Window::new(utc(2027, 3, 11, 13, 0), utc(2027, 3, 11, 15, 0)).unwrap();
@@ -184,7 +184,7 @@ async fn replaces_free_slots_and_keeps_held_and_booked_ones() {
 
 #[tokio::test]
 async fn setting_the_same_schedule_again_changes_nothing() {
-    let (scheduler, _) = scheduler(utc(2027, 3, 10, 12, 0));
+    let (scheduler, _) = setup(utc(2027, 3, 10, 12, 0));
     let first = scheduler
         .set_schedule(&provider(), &mornings())
         .await
@@ -199,7 +199,7 @@ async fn setting_the_same_schedule_again_changes_nothing() {
 
 #[tokio::test]
 async fn a_new_schedule_replaces_the_old_one() {
-    let (scheduler, _) = scheduler(utc(2027, 3, 10, 12, 0));
+    let (scheduler, _) = setup(utc(2027, 3, 10, 12, 0));
     let p = provider();
     scheduler.set_schedule(&p, &mornings()).await.unwrap();
     let evenings = WeeklySchedule::builder("Europe/London")
@@ -217,7 +217,7 @@ async fn a_new_schedule_replaces_the_old_one() {
 
 #[tokio::test]
 async fn the_rolling_horizon_adds_new_days_on_the_next_set() {
-    let (scheduler, clock) = scheduler(utc(2027, 3, 10, 12, 0));
+    let (scheduler, clock) = setup(utc(2027, 3, 10, 12, 0));
     let p = provider();
     scheduler.set_schedule(&p, &mornings()).await.unwrap();
     clock.advance(TimeDelta::days(2));
@@ -230,7 +230,7 @@ async fn the_rolling_horizon_adds_new_days_on_the_next_set() {
 
 #[tokio::test]
 async fn a_stale_version_changes_nothing() {
-    let (scheduler, _) = scheduler(utc(2027, 3, 10, 12, 0));
+    let (scheduler, _) = setup(utc(2027, 3, 10, 12, 0));
     let p = provider();
     let first = scheduler.set_schedule(&p, &mornings()).await.unwrap();
     let evenings = WeeklySchedule::builder("UTC")
@@ -257,4 +257,49 @@ async fn a_stale_version_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(withdrawn.removed.len(), 8);
+}
+
+#[tokio::test]
+async fn extending_adds_what_a_fresh_set_would_and_nothing_twice() {
+    // Off the grid on purpose: the slot straddling the first horizon must
+    // come with the extension.
+    let (scheduler, clock) = setup(utc(2027, 3, 10, 12, 7));
+    let p = provider();
+    let all_day = WeeklySchedule::builder("Australia/Lord_Howe")
+        .weekday(Weekday::Sat, [("00:00", "24:00")])
+        .weekday(Weekday::Sun, [("00:00", "24:00")])
+        .weekday(Weekday::Mon, [("00:00", "12:00")])
+        .build()
+        .unwrap();
+    let set = scheduler.set_schedule(&p, &all_day).await.unwrap();
+    clock.advance(TimeDelta::days(5));
+    let rolled = scheduler
+        .extend_schedule(&p, &all_day, set.through)
+        .await
+        .unwrap();
+    assert!(rolled.added.iter().all(|s| s.end > set.through));
+    assert_eq!(rolled.through, set.through + TimeDelta::days(5));
+
+    // The calendar now equals what setting the schedule afresh gives.
+    let (fresh, _) = setup(clock.now());
+    fresh.set_schedule(&p, &all_day).await.unwrap();
+    let now = clock.now();
+    let ours: Vec<_> = all_free(&scheduler)
+        .await
+        .into_iter()
+        .filter(|s| *s >= now)
+        .collect();
+    assert_eq!(ours, all_free(&fresh).await);
+    assert!(
+        ours.contains(&utc(2027, 3, 20, 12, 0)),
+        "the straddling slot"
+    );
+
+    // Extending again from the new horizon adds nothing.
+    let again = scheduler
+        .extend_schedule(&p, &all_day, rolled.through)
+        .await
+        .unwrap();
+    assert!(again.added.is_empty());
+    assert_eq!(again.version, rolled.version);
 }

@@ -96,6 +96,69 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             .await
     }
 
+    /// Rolls `schedule` forward as the horizon moves: adds the schedule's
+    /// slots that end after `through` (the [`ScheduleApplied::through`] of the
+    /// last call) and by now plus the horizon. It only adds, so it needs no
+    /// version check and may run from many processes at once; slots already
+    /// there are left as they are. This is the step a periodic task runs for
+    /// each scheduled provider.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use chrono::{TimeDelta, TimeZone, Utc, Weekday};
+    /// use scheduler_core::*;
+    /// use scheduler_memory::MemoryStore;
+    ///
+    /// let clock = ManualClock::new(Utc.with_ymd_and_hms(2027, 3, 1, 0, 0, 0).unwrap());
+    /// let policy = Policy::builder().max_horizon(TimeDelta::days(7)).build().unwrap();
+    /// let scheduler = Scheduler::new(MemoryStore::default(), clock.clone(), policy);
+    /// let provider = ProviderId::new("dr-who").unwrap();
+    /// let schedule = WeeklySchedule::builder("Europe/Paris")
+    ///     .weekday(Weekday::Tue, [("09:00", "10:00")])
+    ///     .build()
+    ///     .unwrap();
+    ///
+    /// let set = scheduler.set_schedule(&provider, &schedule).await.unwrap();
+    /// assert_eq!(set.added.len(), 4); // Tuesday 2 March
+    /// clock.advance(TimeDelta::days(7));
+    /// let rolled = scheduler.extend_schedule(&provider, &schedule, set.through).await.unwrap();
+    /// assert_eq!(rolled.added.len(), 4); // Tuesday 9 March
+    /// assert_eq!(rolled.through, set.through + TimeDelta::days(7));
+    /// # });
+    /// ```
+    pub async fn extend_schedule(
+        &self,
+        provider: &ProviderId,
+        schedule: &WeeklySchedule,
+        through: DateTime<Utc>,
+    ) -> Result<ScheduleApplied> {
+        let now = self.now();
+        let horizon = saturating_add(now, self.policy.max_horizon());
+        let grid = self.policy.grid();
+        // The last call left out any slot ending after `through`, the one
+        // straddling it included: start from that slot.
+        let from = grid
+            .floor(through)
+            .map_or(through, SlotStart::instant)
+            .max(now);
+        let starts = match TimeRange::new(from, horizon) {
+            Ok(range) => schedule.slot_starts_within(grid, range),
+            Err(_) => Vec::new(),
+        };
+        let write = self.store.add_slots(provider, &starts, None).await?;
+        let (added, version) = applied(write, provider, None)?;
+        Ok(ScheduleApplied {
+            added: added
+                .into_iter()
+                .map(|start| self.slot(provider, start))
+                .collect(),
+            removed: Vec::new(),
+            conflicts: Vec::new(),
+            through: horizon.max(through),
+            version,
+        })
+    }
+
     async fn materialize(
         &self,
         provider: &ProviderId,
