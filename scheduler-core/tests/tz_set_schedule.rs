@@ -303,3 +303,63 @@ async fn extending_adds_what_a_fresh_set_would_and_nothing_twice() {
     assert!(again.added.is_empty());
     assert_eq!(again.version, rolled.version);
 }
+
+#[tokio::test]
+async fn held_slots_are_conflicts_even_where_nothing_is_withdrawn() {
+    let (scheduler, _) = setup(utc(2027, 3, 10, 12, 0));
+    let p = provider();
+    scheduler.set_schedule(&p, &mornings()).await.unwrap();
+    let client = ClientId::new("amy").unwrap();
+    // Every slot of the 11th's morning is held: that day has no free slot to remove.
+    let mut held = Vec::new();
+    for minute in [0, 15, 30, 45] {
+        let slot = SlotId::new(p.clone(), utc(2027, 3, 11, 14, minute));
+        held.push(scheduler.reserve(&slot, &client, None).await.unwrap().id);
+    }
+    let evenings = WeeklySchedule::builder("UTC")
+        .weekday(Weekday::Fri, [("18:00", "19:00")])
+        .build()
+        .unwrap();
+    let applied = scheduler.set_schedule(&p, &evenings).await.unwrap();
+    assert_eq!(applied.removed.len(), 36);
+    let conflicts: Vec<_> = applied.conflicts.iter().map(|r| r.id).collect();
+    assert_eq!(conflicts, held);
+}
+
+#[tokio::test]
+async fn long_calendars_are_read_page_by_page() {
+    // Five-minute slots all day for ten days: 2,880 slots, several pages.
+    let clock = ManualClock::new(utc(2027, 3, 10, 0, 0));
+    let policy = Policy::builder()
+        .slot_length(TimeDelta::minutes(5))
+        .max_horizon(TimeDelta::days(10))
+        .build()
+        .unwrap();
+    let scheduler = Scheduler::new(MemoryStore::new(), clock, policy);
+    let p = provider();
+    let mut always = WeeklySchedule::builder("Asia/Kathmandu");
+    for day in [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ] {
+        always = always.weekday(day, [("00:00", "24:00")]);
+    }
+    let set = scheduler
+        .set_schedule(&p, &always.clone().build().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(set.added.len(), 2880);
+    // Closing a day well past the first pages of free slots removes exactly it.
+    let day = NaiveDate::from_ymd_opt(2027, 3, 18).unwrap();
+    let one_day_off = always.closed(day).build().unwrap();
+    let applied = scheduler.set_schedule(&p, &one_day_off).await.unwrap();
+    assert_eq!(applied.removed.len(), 288);
+    let kathmandu_midnight = utc(2027, 3, 17, 18, 15);
+    assert_eq!(applied.removed[0].start, kathmandu_midnight);
+    assert!(applied.added.is_empty());
+}

@@ -11,7 +11,7 @@ use crate::grid::{Grid, SlotStart, TimeRange, saturating_add};
 use crate::ids::ProviderId;
 use crate::model::{Reservation, Slot};
 use crate::schedule::WeeklySchedule;
-use crate::store::{SlotBounds, Store};
+use crate::store::{ReservationPage, SlotBounds, Store};
 
 /// What [`Scheduler::set_schedule`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +42,8 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     ///
     /// The new slots are added first and the free slots between them removed
     /// after, one gap at a time, so a slot the schedule keeps never
-    /// disappears, even for a moment.
+    /// disappears, even for a moment. The conflicts are read last: every live
+    /// reservation in the span on a slot the schedule does not offer.
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -175,14 +176,28 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         let mut removed = Vec::new();
         let mut conflicts = Vec::new();
         if let Some(span) = self.bounds(now, through) {
+            // One withdrawal per gap that holds a free slot to remove: a
+            // store call per night of the horizon would cost far more.
+            let stale = self.free_starts(provider, span, now).await?;
+            let stale: Vec<_> = stale
+                .into_iter()
+                .filter(|start| !offers(&starts, *start))
+                .collect();
             for gap in gaps(grid, span, &starts) {
+                let first = stale.partition_point(|start| *start < gap.from.instant());
+                if stale
+                    .get(first)
+                    .is_none_or(|start| *start >= gap.to.instant())
+                {
+                    continue;
+                }
                 let guard = expected.map(|_| version);
                 let write = self.store.withdraw_slots(provider, gap, guard, now).await?;
                 let (outcome, after) = applied(write, provider, guard)?;
                 version = after;
                 removed.extend(outcome.removed);
-                conflicts.extend(outcome.conflicts.into_iter().map(|r| r.observed_at(now)));
             }
+            conflicts = self.live_outside(provider, span, &starts, now).await?;
         }
         let slots = |starts: Vec<DateTime<Utc>>| -> Vec<Slot> {
             starts
@@ -198,6 +213,78 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             version,
         })
     }
+
+    /// Every start of `provider`'s slots in `span` that is free at `now`.
+    async fn free_starts(
+        &self,
+        provider: &ProviderId,
+        span: SlotBounds,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let grid = self.policy.grid();
+        let mut found = Vec::new();
+        let mut bounds = span;
+        loop {
+            let page = self
+                .store
+                .free_slots(provider, bounds, SCAN_PAGE, now)
+                .await?;
+            let next = page
+                .last()
+                .and_then(|last| grid.slot_at(*last))
+                .and_then(|last| last.next(grid));
+            let full = page.len() == SCAN_PAGE;
+            found.extend(page);
+            match next {
+                Some(from) if full && from < bounds.to => bounds.from = from,
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    /// The reservations live at `now` on `provider`'s slots in `span` that
+    /// the schedule (`offered`) does not offer: kept, and to be settled.
+    async fn live_outside(
+        &self,
+        provider: &ProviderId,
+        span: SlotBounds,
+        offered: &[SlotStart],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Reservation>> {
+        let grid = self.policy.grid();
+        let mut found = Vec::new();
+        let mut page = ReservationPage {
+            bounds: span,
+            after: None,
+            limit: SCAN_PAGE,
+        };
+        loop {
+            let batch = self.store.provider_reservations(provider, page).await?;
+            let full = batch.len() == SCAN_PAGE;
+            page.after = batch
+                .last()
+                .and_then(|last| Some((grid.slot_at(last.start)?, last.id)));
+            found.extend(
+                batch
+                    .into_iter()
+                    .filter(|r| r.is_live_at(now) && !offers(offered, r.start))
+                    .map(|r| r.observed_at(now)),
+            );
+            if !full || page.after.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+}
+
+/// Rows read per store call when scanning the horizon.
+const SCAN_PAGE: usize = 1000;
+
+/// Whether the ascending `offered` starts include `start`.
+fn offers(offered: &[SlotStart], start: DateTime<Utc>) -> bool {
+    offered
+        .binary_search_by(|slot| slot.instant().cmp(&start))
+        .is_ok()
 }
 
 /// The runs of slot starts in `span` that are not in `kept` (ascending,
