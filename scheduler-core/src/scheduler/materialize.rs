@@ -13,7 +13,7 @@ use crate::model::{Reservation, Slot};
 use crate::schedule::WeeklySchedule;
 use crate::store::{ReservationPage, SlotBounds, Store};
 
-/// What [`Scheduler::set_schedule`] did.
+/// What [`Scheduler::set_schedule`] or [`Scheduler::extend_schedule`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleApplied {
