@@ -183,6 +183,17 @@ pub enum Error {
         /// The version it is at.
         current: u64,
     },
+    /// A weekly schedule broke one of its rules: an unknown time zone, a bad
+    /// `HH:MM`, a range that ends before it starts, overlapping ranges, or a
+    /// date given twice among the exceptions.
+    #[error("invalid schedule: {field} {rule}")]
+    InvalidSchedule {
+        /// Where the fault is, as the JSON spells it: `timeZone`, `weekly.mon[1].end`,
+        /// `exceptions[0].date`, ...
+        field: String,
+        /// The rule it broke.
+        rule: String,
+    },
     /// The storage backend failed; the source says how.
     #[error("storage failure: {0}")]
     Storage(#[source] BoxError),
@@ -216,6 +227,7 @@ impl Error {
             Error::HoldExpired { .. } => "hold_expired",
             Error::Cancelled { .. } => "cancelled",
             Error::CalendarChanged { .. } => "calendar_changed",
+            Error::InvalidSchedule { .. } => "invalid_schedule",
             Error::Storage(_) => "storage",
         }
     }

@@ -28,6 +28,9 @@
 //!
 //! - `tokio`: [`spawn_sweeper`], a background task that tidies due holds.
 //! - `testkit`: [`testkit::run_conformance`], the suite every backend must pass.
+//! - `tz`: [`WeeklySchedule`], opening hours in a provider's IANA time zone,
+//!   expanded onto the grid with exact daylight-saving rules ([`schedule`]),
+//!   and [`Scheduler::set_schedule`] to publish one.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -40,6 +43,8 @@ mod grid;
 mod ids;
 mod model;
 mod policy;
+#[cfg(feature = "tz")]
+pub mod schedule;
 mod scheduler;
 pub mod store;
 #[cfg(feature = "tokio")]
@@ -53,6 +58,10 @@ pub use grid::{Grid, SlotSpan, SlotStart, TimeRange, Window, normalize};
 pub use ids::{ClientId, IdempotencyKey, MAX_USER_ID_LEN, ProviderId, ReservationId, SlotId};
 pub use model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
 pub use policy::{Policy, PolicyBuilder};
+#[cfg(feature = "tz")]
+pub use schedule::{LocalRange, LocalTime, Tz, WeeklySchedule, WeeklyScheduleBuilder};
+#[cfg(feature = "tz")]
+pub use scheduler::ScheduleApplied;
 pub use scheduler::{ListQuery, Scheduler};
 pub use store::Store;
 #[cfg(feature = "tokio")]

@@ -13,6 +13,11 @@ use crate::store::{
     CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store, StoreWithdrawal,
 };
 
+#[cfg(feature = "tz")]
+mod materialize;
+#[cfg(feature = "tz")]
+pub use materialize::ScheduleApplied;
+
 /// A listing request: a time range, an optional page size and an optional cursor.
 ///
 /// ```

@@ -1,0 +1,342 @@
+//! Publishing a weekly schedule: its slots up to the horizon replace the
+//! provider's free future ones (feature `tz`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Scheduler, applied};
+use crate::clock::Clock;
+use crate::error::Result;
+use crate::grid::{Grid, SlotStart, TimeRange, saturating_add};
+use crate::ids::ProviderId;
+use crate::model::{Reservation, Slot};
+use crate::schedule::WeeklySchedule;
+use crate::store::{ReservationPage, SlotBounds, Store};
+
+/// What [`Scheduler::set_schedule`] or [`Scheduler::extend_schedule`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleApplied {
+    /// The schedule's slots that did not exist before, in order.
+    pub added: Vec<Slot>,
+    /// The free slots removed because the schedule does not offer them, in order.
+    pub removed: Vec<Slot>,
+    /// Held or booked slots the schedule does not offer: kept, with the
+    /// reservation on each, for the provider to settle.
+    pub conflicts: Vec<Reservation>,
+    /// The schedule's slots are in place for every slot ending by this instant
+    /// (the horizon at the time of the call); later ones come as it rolls on.
+    pub through: DateTime<Utc>,
+    /// The provider's calendar version after the write.
+    pub version: u64,
+}
+
+impl<S: Store, C: Clock> Scheduler<S, C> {
+    /// Makes `schedule` the provider's availability from now to the horizon.
+    ///
+    /// Every slot the schedule offers that starts at or after now and ends by
+    /// now plus [`Policy::max_horizon`](crate::Policy::max_horizon) is added;
+    /// every free slot in that span that it does not offer is removed. Held
+    /// and booked slots always stay: those the schedule no longer offers are
+    /// reported as conflicts. Setting the same schedule again changes nothing.
+    ///
+    /// The new slots are added first and the free slots between them removed
+    /// after, one gap at a time, so a slot the schedule keeps never
+    /// disappears, even for a moment. The conflicts are read last: every live
+    /// reservation in the span on a slot the schedule does not offer.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use chrono::{TimeZone, Utc, Weekday};
+    /// use scheduler_core::*;
+    /// use scheduler_memory::MemoryStore;
+    ///
+    /// let clock = ManualClock::new(Utc.with_ymd_and_hms(2027, 3, 1, 0, 0, 0).unwrap());
+    /// let policy = Policy::builder().max_horizon(chrono::TimeDelta::days(28)).build().unwrap();
+    /// let scheduler = Scheduler::new(MemoryStore::default(), clock, policy);
+    /// let provider = ProviderId::new("dr-who").unwrap();
+    ///
+    /// let schedule = WeeklySchedule::builder("America/New_York")
+    ///     .weekday(Weekday::Mon, [("09:00", "12:00")])
+    ///     .build()
+    ///     .unwrap();
+    /// let applied = scheduler.set_schedule(&provider, &schedule).await.unwrap();
+    /// // Four Mondays of 12 quarter hours. Clocks spring forward on 14 March,
+    /// // so from the 15th, 09:00 in New York is 13:00 UTC instead of 14:00.
+    /// assert_eq!(applied.added.len(), 4 * 12);
+    /// assert_eq!(applied.added[12].start, Utc.with_ymd_and_hms(2027, 3, 8, 14, 0, 0).unwrap());
+    /// assert_eq!(applied.added[24].start, Utc.with_ymd_and_hms(2027, 3, 15, 13, 0, 0).unwrap());
+    ///
+    /// let again = scheduler.set_schedule(&provider, &schedule).await.unwrap();
+    /// assert!(again.added.is_empty() && again.removed.is_empty());
+    /// assert_eq!(again.version, applied.version);
+    /// # });
+    /// ```
+    pub async fn set_schedule(
+        &self,
+        provider: &ProviderId,
+        schedule: &WeeklySchedule,
+    ) -> Result<ScheduleApplied> {
+        self.materialize(provider, schedule, None).await
+    }
+
+    /// [`set_schedule`](Self::set_schedule), applied only if the provider's
+    /// calendar is still at `expected_version` (an HTTP `If-Match`); otherwise
+    /// [`Error::CalendarChanged`](crate::Error::CalendarChanged).
+    ///
+    /// Each step is guarded by the version the previous one produced, so a
+    /// write by anyone else in between also stops it with `CalendarChanged`;
+    /// the steps done stand, and setting the schedule again completes it.
+    pub async fn set_schedule_if(
+        &self,
+        provider: &ProviderId,
+        schedule: &WeeklySchedule,
+        expected_version: u64,
+    ) -> Result<ScheduleApplied> {
+        self.materialize(provider, schedule, Some(expected_version))
+            .await
+    }
+
+    /// Rolls `schedule` forward as the horizon moves: adds the schedule's
+    /// slots that end after `through` (the [`ScheduleApplied::through`] of the
+    /// last call) and by now plus the horizon. It only adds, so it needs no
+    /// version check and may run from many processes at once; slots already
+    /// there are left as they are. This is the step a periodic task runs for
+    /// each scheduled provider.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use chrono::{TimeDelta, TimeZone, Utc, Weekday};
+    /// use scheduler_core::*;
+    /// use scheduler_memory::MemoryStore;
+    ///
+    /// let clock = ManualClock::new(Utc.with_ymd_and_hms(2027, 3, 1, 0, 0, 0).unwrap());
+    /// let policy = Policy::builder().max_horizon(TimeDelta::days(7)).build().unwrap();
+    /// let scheduler = Scheduler::new(MemoryStore::default(), clock.clone(), policy);
+    /// let provider = ProviderId::new("dr-who").unwrap();
+    /// let schedule = WeeklySchedule::builder("Europe/Paris")
+    ///     .weekday(Weekday::Tue, [("09:00", "10:00")])
+    ///     .build()
+    ///     .unwrap();
+    ///
+    /// let set = scheduler.set_schedule(&provider, &schedule).await.unwrap();
+    /// assert_eq!(set.added.len(), 4); // Tuesday 2 March
+    /// clock.advance(TimeDelta::days(7));
+    /// let rolled = scheduler.extend_schedule(&provider, &schedule, set.through).await.unwrap();
+    /// assert_eq!(rolled.added.len(), 4); // Tuesday 9 March
+    /// assert_eq!(rolled.through, set.through + TimeDelta::days(7));
+    /// # });
+    /// ```
+    pub async fn extend_schedule(
+        &self,
+        provider: &ProviderId,
+        schedule: &WeeklySchedule,
+        through: DateTime<Utc>,
+    ) -> Result<ScheduleApplied> {
+        let now = self.now();
+        let horizon = saturating_add(now, self.policy.max_horizon());
+        let grid = self.policy.grid();
+        // The last call left out any slot ending after `through`, the one
+        // straddling it included: start from that slot.
+        let from = grid
+            .floor(through)
+            .map_or(through, SlotStart::instant)
+            .max(now);
+        let starts = match TimeRange::new(from, horizon) {
+            Ok(range) => schedule.slot_starts_within(grid, range),
+            Err(_) => Vec::new(),
+        };
+        let write = self.store.add_slots(provider, &starts, None).await?;
+        let (added, version) = applied(write, provider, None)?;
+        Ok(ScheduleApplied {
+            added: added
+                .into_iter()
+                .map(|start| self.slot(provider, start))
+                .collect(),
+            removed: Vec::new(),
+            conflicts: Vec::new(),
+            through: horizon.max(through),
+            version,
+        })
+    }
+
+    async fn materialize(
+        &self,
+        provider: &ProviderId,
+        schedule: &WeeklySchedule,
+        expected: Option<u64>,
+    ) -> Result<ScheduleApplied> {
+        let now = self.now();
+        let through = saturating_add(now, self.policy.max_horizon());
+        let grid = self.policy.grid();
+        let starts = schedule.slot_starts_within(grid, TimeRange::new(now, through)?);
+
+        let write = self.store.add_slots(provider, &starts, expected).await?;
+        let (added, mut version) = applied(write, provider, expected)?;
+        let mut removed = Vec::new();
+        let mut conflicts = Vec::new();
+        if let Some(span) = self.bounds(now, through) {
+            // One withdrawal per gap that holds a free slot to remove: a
+            // store call per night of the horizon would cost far more.
+            let stale = self.free_starts(provider, span, now).await?;
+            let stale: Vec<_> = stale
+                .into_iter()
+                .filter(|start| !offers(&starts, *start))
+                .collect();
+            for gap in gaps(grid, span, &starts) {
+                let first = stale.partition_point(|start| *start < gap.from.instant());
+                if stale
+                    .get(first)
+                    .is_none_or(|start| *start >= gap.to.instant())
+                {
+                    continue;
+                }
+                let guard = expected.map(|_| version);
+                let write = self.store.withdraw_slots(provider, gap, guard, now).await?;
+                let (outcome, after) = applied(write, provider, guard)?;
+                version = after;
+                removed.extend(outcome.removed);
+            }
+            conflicts = self.live_outside(provider, span, &starts, now).await?;
+        }
+        let slots = |starts: Vec<DateTime<Utc>>| -> Vec<Slot> {
+            starts
+                .into_iter()
+                .map(|start| self.slot(provider, start))
+                .collect()
+        };
+        Ok(ScheduleApplied {
+            added: slots(added),
+            removed: slots(removed),
+            conflicts,
+            through,
+            version,
+        })
+    }
+
+    /// Every start of `provider`'s slots in `span` that is free at `now`.
+    async fn free_starts(
+        &self,
+        provider: &ProviderId,
+        span: SlotBounds,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let grid = self.policy.grid();
+        let mut found = Vec::new();
+        let mut bounds = span;
+        loop {
+            let page = self
+                .store
+                .free_slots(provider, bounds, SCAN_PAGE, now)
+                .await?;
+            let next = page
+                .last()
+                .and_then(|last| grid.slot_at(*last))
+                .and_then(|last| last.next(grid));
+            let full = page.len() == SCAN_PAGE;
+            found.extend(page);
+            match next {
+                Some(from) if full && from < bounds.to => bounds.from = from,
+                _ => return Ok(found),
+            }
+        }
+    }
+
+    /// The reservations live at `now` on `provider`'s slots in `span` that
+    /// the schedule (`offered`) does not offer: kept, and to be settled.
+    async fn live_outside(
+        &self,
+        provider: &ProviderId,
+        span: SlotBounds,
+        offered: &[SlotStart],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Reservation>> {
+        let grid = self.policy.grid();
+        let mut found = Vec::new();
+        let mut page = ReservationPage {
+            bounds: span,
+            after: None,
+            limit: SCAN_PAGE,
+        };
+        loop {
+            let batch = self.store.provider_reservations(provider, page).await?;
+            let full = batch.len() == SCAN_PAGE;
+            page.after = batch
+                .last()
+                .and_then(|last| Some((grid.slot_at(last.start)?, last.id)));
+            found.extend(
+                batch
+                    .into_iter()
+                    .filter(|r| r.is_live_at(now) && !offers(offered, r.start))
+                    .map(|r| r.observed_at(now)),
+            );
+            if !full || page.after.is_none() {
+                return Ok(found);
+            }
+        }
+    }
+}
+
+/// Rows read per store call when scanning the horizon.
+const SCAN_PAGE: usize = 1000;
+
+/// Whether the ascending `offered` starts include `start`.
+fn offers(offered: &[SlotStart], start: DateTime<Utc>) -> bool {
+    offered
+        .binary_search_by(|slot| slot.instant().cmp(&start))
+        .is_ok()
+}
+
+/// The runs of slot starts in `span` that are not in `kept` (ascending,
+/// distinct, inside `span`): what must be withdrawn to leave only `kept`.
+fn gaps(grid: Grid, span: SlotBounds, kept: &[SlotStart]) -> Vec<SlotBounds> {
+    let mut gaps = Vec::new();
+    let mut from = span.from;
+    for &start in kept {
+        if from < start {
+            gaps.push(SlotBounds { from, to: start });
+        }
+        match start.next(grid) {
+            Some(next) => from = from.max(next),
+            None => return gaps,
+        }
+    }
+    if from < span.to {
+        gaps.push(SlotBounds { from, to: span.to });
+    }
+    gaps
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, TimeZone};
+
+    use super::*;
+
+    #[test]
+    fn gaps_are_the_runs_between_kept_slots() {
+        let grid = Grid::new(TimeDelta::minutes(15)).unwrap();
+        let at = |m: i64| {
+            grid.slot_at(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap() + TimeDelta::minutes(m))
+                .unwrap()
+        };
+        let span = SlotBounds {
+            from: at(0),
+            to: at(120),
+        };
+        let kept = [at(0), at(15), at(60), at(90)];
+        let found: Vec<_> = gaps(grid, span, &kept)
+            .into_iter()
+            .map(|g| (g.from, g.to))
+            .collect();
+        assert_eq!(
+            found,
+            [(at(30), at(60)), (at(75), at(90)), (at(105), at(120))]
+        );
+        let all: Vec<_> = gaps(grid, span, &[])
+            .into_iter()
+            .map(|g| (g.from, g.to))
+            .collect();
+        assert_eq!(all, [(at(0), at(120))]);
+    }
+}
