@@ -122,6 +122,7 @@ impl From<Error> for ApiError {
             Error::InvalidRange { .. } => (S::BAD_REQUEST, "Invalid range"),
             Error::InvalidLimit { .. } => (S::BAD_REQUEST, "Invalid page size"),
             Error::InvalidCursor => (S::BAD_REQUEST, "Invalid cursor"),
+            Error::InvalidSchedule { .. } => (S::BAD_REQUEST, "Invalid schedule"),
             Error::WindowTooLong { .. }
             | Error::WindowInPast { .. }
             | Error::BeyondHorizon { .. }
@@ -154,6 +155,7 @@ impl From<Error> for ApiError {
             Error::IdempotencyConflict { .. } => Some("idempotencyKey".to_owned()),
             Error::InvalidLimit { .. } => Some("limit".to_owned()),
             Error::InvalidCursor => Some("cursor".to_owned()),
+            Error::InvalidSchedule { field, .. } => Some(field.clone()),
             Error::CalendarChanged { .. } => Some("If-Match".to_owned()),
             _ => None,
         };
@@ -203,5 +205,21 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_schedule_is_a_bad_request_naming_its_field() {
+        let err = ApiError::from(Error::InvalidSchedule {
+            field: "weekly.mon[1]".to_owned(),
+            rule: "overlaps weekly.mon[0]".to_owned(),
+        });
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(err.code, "invalid_schedule");
+        assert_eq!(err.field.as_deref(), Some("weekly.mon[1]"));
     }
 }
