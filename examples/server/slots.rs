@@ -1,6 +1,5 @@
 //! `/v1/providers/{providerId}/slots`: the reservable slots of a provider, a page at a time.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue};
 use scheduler_core::ProviderId;
@@ -12,7 +11,7 @@ use crate::error::ApiError;
 use crate::etag::etag;
 use crate::extract::{ListParams, Listing, PathId};
 use crate::state::AppState;
-use crate::wire::SlotPage;
+use crate::wire::{SizedJson, SlotPage};
 
 /// The slot routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -45,11 +44,13 @@ async fn list(
     _caller: AuthUser,
     PathId(provider): PathId<ProviderId>,
     Listing(query): Listing,
-) -> Result<([(HeaderName, HeaderValue); 1], Json<SlotPage>), ApiError> {
+) -> Result<([(HeaderName, HeaderValue); 1], SizedJson<SlotPage>), ApiError> {
     // The version is read before the page: if a write lands in between, the
     // ETag is older than the page and a conditional write fails safe (412),
     // instead of a newer ETag blessing a page the client never saw.
     let version = state.scheduler.calendar_version(&provider).await?;
     let page = state.scheduler.list_slots(&provider, query).await?;
-    Ok((etag(version), Json(page.into())))
+    let page = SlotPage::from(page);
+    let size = page.json_size_hint();
+    Ok((etag(version), SizedJson(page, size)))
 }

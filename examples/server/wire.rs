@@ -4,10 +4,16 @@
 //! copies so that the served JSON and the published schema come from one
 //! type each and cannot drift apart.
 
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use scheduler_core::{AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+mod instant;
 
 /// A reservable slot of one provider: `[start, end)`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -21,8 +27,10 @@ pub struct SlotBody {
     #[schema(example = "dr-grey")]
     pub provider_id: String,
     /// Start, RFC 3339 in UTC.
+    #[serde(serialize_with = "instant::rfc3339")]
     pub start: DateTime<Utc>,
     /// End (exclusive), RFC 3339 in UTC.
+    #[serde(serialize_with = "instant::rfc3339")]
     pub end: DateTime<Utc>,
 }
 
@@ -77,8 +85,10 @@ pub struct ReservationBody {
     /// The client who reserved.
     pub client_id: String,
     /// Start of the slot.
+    #[serde(serialize_with = "instant::rfc3339")]
     pub start: DateTime<Utc>,
     /// End of the slot.
+    #[serde(serialize_with = "instant::rfc3339")]
     pub end: DateTime<Utc>,
     /// The status as of this response.
     pub status: StatusBody,
@@ -175,6 +185,19 @@ pub struct SlotPage {
     pub next_cursor: Option<String>,
 }
 
+impl SlotPage {
+    /// About how many bytes the page's JSON takes, so that it is written
+    /// into one buffer instead of one grown a doubling at a time.
+    pub fn json_size_hint(&self) -> usize {
+        let per_slot = self.slots.first().map_or(0, |slot| {
+            // The id is base64 of 8 bytes and the provider id; the rest is
+            // two instants, the provider id and the keys.
+            (8 + slot.provider_id.len()).div_ceil(3) * 4 + slot.provider_id.len() + 96
+        });
+        64 + self.slots.len() * per_slot
+    }
+}
+
 impl From<Page<Slot>> for SlotPage {
     fn from(page: Page<Slot>) -> Self {
         Self {
@@ -210,4 +233,39 @@ pub struct Health {
     /// Always `ok`: the process serves and its storage answers.
     #[schema(example = "ok")]
     pub status: &'static str,
+}
+
+/// A JSON body written into a buffer of a size given up front.
+///
+/// `axum::Json` starts from a small buffer and grows it as it writes; a page
+/// of 50 slots is several kilobytes, which would take several regrowths and
+/// copies.
+#[derive(Debug)]
+pub struct SizedJson<T>(pub T, pub usize);
+
+impl<T: Serialize> IntoResponse for SizedJson<T> {
+    fn into_response(self) -> Response {
+        let SizedJson(value, size) = self;
+        let mut body = Vec::with_capacity(size);
+        match serde_json::to_writer(&mut body, &value) {
+            Ok(()) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(err) => {
+                tracing::error!(error = %err, "a response body failed to serialize");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the server failed to handle the request",
+                )
+                .into_response()
+            }
+        }
+    }
 }

@@ -28,6 +28,15 @@ pub(super) fn options(url: &str) -> Result<SqliteConnectOptions> {
         .busy_timeout(BUSY_TIMEOUT))
 }
 
+/// Pool options shared by the reader and writer pools.
+///
+/// No ping before each use: a SQLite connection is a file handle inside this
+/// process, with no peer that could have hung up, so the ping would only add
+/// a round trip to the connection's worker thread to every statement.
+fn pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new().test_before_acquire(false)
+}
+
 /// Asks SQLite for the file behind the connection: none for an in-memory or
 /// temporary database, however the URL spelled it (`:memory:`,
 /// `file::memory:`, `mode=memory`, an empty name).
@@ -45,7 +54,7 @@ pub(super) async fn pools(
     options: SqliteConnectOptions,
     readers: u32,
 ) -> Result<(SqlitePool, SqlitePool)> {
-    let single = SqlitePoolOptions::new()
+    let single = pool_options()
         .max_connections(1)
         .min_connections(1)
         .idle_timeout(None)
@@ -67,7 +76,7 @@ pub(super) async fn pools(
     if file.unwrap_or_default().is_empty() {
         return Ok((writer.clone(), writer));
     }
-    let reader = SqlitePoolOptions::new()
+    let reader = pool_options()
         .max_connections(readers)
         .connect_with(options.pragma("query_only", "ON"))
         .await

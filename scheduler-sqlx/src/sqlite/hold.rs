@@ -17,25 +17,32 @@ const EXPIRE_STALE: &str = "\
 UPDATE reservations SET status = 'expired'
 WHERE provider_id = ?1 AND start_s = ?2 AND status = 'held' AND expires_us <= ?3";
 
-/// Inserts the hold only if the slot exists and nothing live is on it at `?9`.
-/// `ON CONFLICT DO NOTHING` turns a unique-index refusal into no row, which
-/// the caller then explains.
+/// Inserts the hold only if slot `(?1, ?2)` exists and nothing live is on it
+/// at `?3`. `ON CONFLICT DO NOTHING` turns a unique-index refusal into no
+/// row, which the caller then explains.
 pub(super) static INSERT_IF_FREE: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO reservations
            (id, provider_id, client_id, start_s, end_s, status,
             created_us, expires_us, confirmed_us, idempotency_key)
-         SELECT ?1, ?2, ?3, ?4, ?5, 'held', ?6, ?7, NULL, ?8
-         WHERE EXISTS (SELECT 1 FROM slots WHERE provider_id = ?2 AND start_s = ?4)
+         SELECT ?4, ?1, ?5, ?2, ?6, 'held', ?7, ?8, NULL, ?9
+         WHERE EXISTS (SELECT 1 FROM slots WHERE provider_id = ?1 AND start_s = ?2)
            AND NOT EXISTS (
              SELECT 1 FROM reservations
-             WHERE provider_id = ?2 AND start_s = ?4
+             WHERE provider_id = ?1 AND start_s = ?2
                AND status IN ('held', 'confirmed')
-               AND (status = 'confirmed' OR expires_us > ?9))
+               AND (status = 'confirmed' OR expires_us > ?3))
          ON CONFLICT DO NOTHING
          RETURNING {RESERVATION_COLUMNS}"
     )
 });
+
+/// [`EXPIRE_STALE`] then [`INSERT_IF_FREE`], sent as one query: one round
+/// trip to the connection's worker thread instead of two. Both number their
+/// parameters alike, and the first uses `?1`-`?3` without gaps, so each
+/// binds the same values.
+static HOLD_IF_FREE: LazyLock<String> =
+    LazyLock::new(|| format!("{EXPIRE_STALE};\n{}", INSERT_IF_FREE.as_str()));
 
 /// Why slot `(?1, ?2)` refused a hold at `?3`.
 const SLOT_STATE: &str = "\
@@ -61,7 +68,7 @@ pub(super) async fn hold(
     Ok(outcome)
 }
 
-async fn hold_in(
+pub(super) async fn hold_in(
     tx: &mut SqliteConnection,
     request: HoldRequest<'_>,
     now: DateTime<Utc>,
@@ -69,30 +76,18 @@ async fn hold_in(
     // No key lookup first: the scheduler has just made one, and a key used
     // since then makes the insert's `ON CONFLICT` refuse, explained below.
     let new = request.reservation;
-    let (provider, start, now) = (
-        new.provider_id.as_str(),
-        request.slot.timestamp(),
-        micros(now),
-    );
-    let key = request.key.map(IdempotencyKey::as_str);
-    sqlx::query(EXPIRE_STALE)
-        .bind(provider)
-        .bind(start)
+    let now = micros(now);
+    // fetch_all steps both statements to their ends; only the insert returns rows.
+    let inserted = sqlx::query(HOLD_IF_FREE.as_str())
+        .bind(new.provider_id.as_str())
+        .bind(request.slot.timestamp())
         .bind(now)
-        .execute(&mut *tx)
-        .await
-        .map_err(storage)?;
-    // fetch_all steps the statement to its end; the insert is the first step.
-    let inserted = sqlx::query(INSERT_IF_FREE.as_str())
         .bind(id_bytes(new.id))
-        .bind(provider)
         .bind(new.client_id.as_str())
-        .bind(start)
         .bind(new.end.timestamp())
         .bind(micros(new.created_at))
         .bind(micros(new.expires_at))
-        .bind(key)
-        .bind(now)
+        .bind(request.key.map(IdempotencyKey::as_str))
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;

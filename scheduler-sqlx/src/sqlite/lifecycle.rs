@@ -32,14 +32,15 @@ static CANCEL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Expires up to `?2` holds due at `?1`, soonest first, walking the partial
-/// index of stored holds.
+/// index of stored holds. The limit is cast so that SQLite keeps one plan
+/// instead of planning again for each value bound.
 pub(super) const EXPIRE_DUE: &str = "\
 UPDATE reservations SET status = 'expired'
 WHERE id IN (
   SELECT id FROM reservations
   WHERE status = 'held' AND expires_us <= ?1
   ORDER BY expires_us
-  LIMIT ?2)";
+  LIMIT CAST(?2 AS INTEGER))";
 
 pub(super) async fn confirm(
     writer: &SqlitePool,

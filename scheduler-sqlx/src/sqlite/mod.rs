@@ -2,6 +2,7 @@
 
 mod calendar;
 mod connect;
+mod group_commit;
 mod hold;
 mod lifecycle;
 #[cfg(test)]
@@ -9,6 +10,8 @@ mod plans;
 mod reads;
 mod rows;
 mod slots;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,6 +23,8 @@ use scheduler_core::{
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+
+use group_commit::HoldQueue;
 
 /// Every transaction that reads before it writes takes the write lock first,
 /// so it waits (up to the busy timeout) instead of failing at its first write
@@ -38,6 +43,13 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// never sees "database is locked". Every statement gets the scheduler's `now`
 /// as a parameter, and a hold is one conditional insert backed by a unique
 /// index, so no slot is ever double-booked.
+///
+/// Holds that arrive while the writer is busy share its next transaction
+/// (group commit): one commit for many holds, each still checked at its own
+/// `now` and answered only once committed. Should any hold of such a batch
+/// fail, each is run again alone, so every caller gets its own outcome. The
+/// task that runs them is started by the first hold, on the Tokio runtime it
+/// runs on.
 ///
 /// An in-memory database (`sqlite::memory:`) exists only as long as its
 /// connections and only for them, so it gets a single connection for reads
@@ -76,6 +88,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Holds queue here and share write transactions (group commit).
+    holds: Arc<HoldQueue>,
 }
 
 impl SqliteStore {
@@ -121,7 +135,12 @@ impl SqliteStore {
     /// this process's writes queue rather than contend; both should use WAL
     /// and a busy timeout, as [`SqliteStore::connect_options`] does.
     pub fn from_pools(reader: SqlitePool, writer: SqlitePool) -> Self {
-        Self { reader, writer }
+        let holds = Arc::new(HoldQueue::new(writer.clone()));
+        Self {
+            reader,
+            writer,
+            holds,
+        }
     }
 
     /// The migrations that create and update this store's schema, embedded
@@ -190,7 +209,7 @@ impl Store for SqliteStore {
     }
 
     async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
-        hold::hold(&self.writer, request, now).await
+        self.holds.hold(request, now).await
     }
 
     async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {

@@ -27,13 +27,16 @@ async fn store() -> SqliteStore {
     store
 }
 
+/// Whether a plan step reads a whole table: a `SCAN` through no index. The
+/// scan of a subquery's own few rows (`SCAN (subquery-2)`) reads no table.
+fn scans_a_table(step: &str) -> bool {
+    step.starts_with("SCAN") && !step.contains(" USING ") && !step.contains("subquery")
+}
+
 /// Asserts that no step of `sql`'s plan reads a table from end to end.
 async fn assert_indexed(store: &SqliteStore, what: &str, sql: &str, index: &str) {
     let plan = plan(store, sql).await;
-    let scans: Vec<_> = plan
-        .iter()
-        .filter(|step| step.starts_with("SCAN") && !step.contains(" USING "))
-        .collect();
+    let scans: Vec<_> = plan.iter().filter(|step| scans_a_table(step)).collect();
     assert!(scans.is_empty(), "{what} scans a table: {plan:#?}");
     assert!(
         plan.iter().any(|step| step.contains(index)),
@@ -44,7 +47,7 @@ async fn assert_indexed(store: &SqliteStore, what: &str, sql: &str, index: &str)
 #[tokio::test]
 async fn free_slot_listing_walks_the_slot_key_and_the_live_index() {
     let store = store().await;
-    let plan = plan(&store, slots::FREE_SLOTS).await;
+    let plan = plan(&store, slots::FREE_SLOTS_JOINED.as_str()).await;
     assert!(
         plan.iter()
             .any(|step| step.starts_with("SEARCH s USING PRIMARY KEY")),
@@ -58,7 +61,7 @@ async fn free_slot_listing_walks_the_slot_key_and_the_live_index() {
     assert_indexed(
         &store,
         "free slots",
-        slots::FREE_SLOTS,
+        slots::FREE_SLOTS_JOINED.as_str(),
         "reservations_one_live_per_slot",
     )
     .await;

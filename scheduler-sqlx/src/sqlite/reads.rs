@@ -22,13 +22,15 @@ static BY_KEY: LazyLock<String> = LazyLock::new(|| {
 /// A page of one party's reservations: `?1` the party, positions after
 /// `(?2, ?3)` (start seconds, id bytes) with starts before `?4`, at most `?5`.
 /// The row-value comparison is a range on the `(party, start_s, id)` index,
-/// so a page costs its own length whatever came before it.
+/// so a page costs its own length whatever came before it. The limit is cast
+/// so that SQLite keeps one plan instead of planning again for each value
+/// bound (see `slots::FREE_SLOTS`).
 fn page_sql(party: &str) -> String {
     format!(
         "SELECT {RESERVATION_COLUMNS} FROM reservations
          WHERE {party} = ?1 AND (start_s, id) > (?2, ?3) AND start_s < ?4
          ORDER BY start_s, id
-         LIMIT ?5"
+         LIMIT CAST(?5 AS INTEGER)"
     )
 }
 

@@ -1,7 +1,7 @@
 //! Reading reservation rows, and the conversions every SQLite statement binds.
 
 use chrono::{DateTime, Utc};
-use scheduler_core::{Reservation, Result};
+use scheduler_core::{Error, Reservation, Result};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -35,6 +35,21 @@ pub(super) fn starts(rows: &[SqliteRow]) -> Result<Vec<DateTime<Utc>>> {
     let mut seconds = rows
         .iter()
         .map(|row| row.try_get::<i64, _>(0).map_err(storage))
+        .collect::<Result<Vec<_>>>()?;
+    seconds.sort_unstable();
+    seconds.into_iter().map(from_seconds).collect()
+}
+
+/// The slot starts in `joined`, epoch seconds separated by commas (SQLite's
+/// `group_concat`), ascending whatever order they were joined in.
+pub(super) fn joined_starts(joined: &str) -> Result<Vec<DateTime<Utc>>> {
+    let mut seconds = joined
+        .split(',')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<i64>()
+                .map_err(|_| Error::storage(format!("corrupt slot start {part:?} in a listing")))
+        })
         .collect::<Result<Vec<_>>>()?;
     seconds.sort_unstable();
     seconds.into_iter().map(from_seconds).collect()

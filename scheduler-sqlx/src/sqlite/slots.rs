@@ -19,8 +19,10 @@ const INSERT_BATCH: usize = 400;
 ///
 /// The range walks the slots' primary key in order and stops after the
 /// limit; each slot costs one probe of the live-reservation index, which the
-/// `status IN (...)` term lets the planner use.
-pub(super) const FREE_SLOTS: &str = "\
+/// `status IN (...)` term lets the planner use. The limit is an expression,
+/// not a bare `?5`: SQLite plans a bare `LIMIT ?` for the value bound, and so
+/// parses and plans the statement again every time it is bound anew.
+const FREE_SLOTS: &str = "\
 SELECT s.start_s FROM slots AS s
 WHERE s.provider_id = ?1 AND s.start_s >= ?2 AND s.start_s < ?3
   AND NOT EXISTS (
@@ -29,7 +31,15 @@ WHERE s.provider_id = ?1 AND s.start_s >= ?2 AND s.start_s < ?3
       AND r.status IN ('held', 'confirmed')
       AND (r.status = 'confirmed' OR r.expires_us > ?4))
 ORDER BY s.start_s
-LIMIT ?5";
+LIMIT CAST(?5 AS INTEGER)";
+
+/// [`FREE_SLOTS`] as one row: the starts joined by commas, NULL for none.
+///
+/// The connection's worker thread hands every result row to the caller
+/// separately, a cross-thread wake-up each; one text of a page's starts costs
+/// one hand-over whatever the page size.
+pub(super) static FREE_SLOTS_JOINED: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT group_concat(start_s) FROM ({FREE_SLOTS})"));
 
 /// `?1` provider, `[?2, ?3)` start seconds, `?4` now in microseconds.
 const DELETE_FREE: &str = "\
@@ -138,14 +148,14 @@ pub(super) async fn free(
     limit: usize,
     now: DateTime<Utc>,
 ) -> Result<Vec<DateTime<Utc>>> {
-    let found = sqlx::query(FREE_SLOTS)
+    let joined: Option<String> = sqlx::query_scalar(FREE_SLOTS_JOINED.as_str())
         .bind(provider.as_str())
         .bind(bounds.from.timestamp())
         .bind(bounds.to.timestamp())
         .bind(micros(now))
         .bind(rows::count(limit))
-        .fetch_all(reader)
+        .fetch_one(reader)
         .await
         .map_err(storage)?;
-    rows::starts(&found)
+    rows::joined_starts(joined.as_deref().unwrap_or(""))
 }
