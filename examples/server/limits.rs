@@ -63,6 +63,9 @@ impl RateLimit {
 ///
 /// Dropping the handler's future cancels its work; every store operation is a
 /// single statement or transaction, so a cancelled one leaves no half-state.
+/// A write already under way may still commit (on SQLite a hold already run in
+/// its group-commit batch commits with the batch): the 503 says "not known",
+/// and a retry with the same `Idempotency-Key` returns that reservation.
 pub async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,

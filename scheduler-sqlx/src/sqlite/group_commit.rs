@@ -12,7 +12,14 @@
 //! That equivalence needs every hold of the batch to succeed. When one fails,
 //! or the commit does, the batch is rolled back whole and each of its holds
 //! runs again alone, in its own transaction, exactly as it would have without
-//! grouping: every caller gets its own outcome, or its own error.
+//! grouping: every caller gets its own outcome, or its own error. When the
+//! transaction cannot even begin (the database is locked past the busy
+//! timeout, the pool is closed), every caller of the batch gets that error
+//! at once rather than one timeout after another.
+//!
+//! A caller that leaves (its request timed out, its client hung up) before
+//! its hold runs gets no hold; once its hold has run inside a batch, the hold
+//! commits with the batch, as a lone hold does once its statement has run.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -116,27 +123,42 @@ fn spawn_writer(writer: SqlitePool) -> mpsc::UnboundedSender<Job> {
     sender
 }
 
-/// Runs `batch` in one transaction and answers each caller; on any failure,
-/// runs each hold alone instead.
+/// Runs `batch` in one transaction and answers each caller; when a hold or
+/// the commit fails, runs each hold alone instead.
 pub(super) async fn run_batch(writer: &SqlitePool, mut batch: Vec<Job>) {
     // A caller that is gone (its request timed out, its client hung up)
     // waits for no answer, so its hold is not taken.
     batch.retain(|job| !job.reply.is_closed());
     if let [job] = batch.as_slice() {
         let outcome = hold::hold(writer, job.request(), job.now).await;
-        answer(batch, vec![outcome]);
+        answer(batch, vec![Some(outcome)]);
         return;
     }
     if batch.is_empty() {
         return;
     }
     let outcomes = match together(writer, &batch).await {
-        Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
-        Err(_) => {
+        Ok(outcomes) => outcomes.into_iter().map(|o| o.map(Ok)).collect(),
+        Err(Failure::Begin(err)) => {
+            // Nothing ran: the writer could not even start. Alone, each hold
+            // would meet the same wall, one busy timeout after another.
+            tracing::warn!(error = %err, holds = batch.len(), "SQLite hold batch could not begin");
+            let message = format!("cannot begin the write transaction: {err}");
+            batch
+                .iter()
+                .map(|_| Some(Err(Error::storage(message.clone()))))
+                .collect()
+        }
+        Err(Failure::Batch(err)) => {
             // Nothing of the batch is stored: its transaction rolled back.
+            tracing::warn!(error = %err, holds = batch.len(), "SQLite hold batch rolled back; holding one at a time");
             let mut alone = Vec::with_capacity(batch.len());
             for job in &batch {
-                alone.push(hold::hold(writer, job.request(), job.now).await);
+                // Checked again before each: a hold alone may wait its turn.
+                alone.push(match job.reply.is_closed() {
+                    true => None,
+                    false => Some(hold::hold(writer, job.request(), job.now).await),
+                });
             }
             alone
         }
@@ -144,22 +166,50 @@ pub(super) async fn run_batch(writer: &SqlitePool, mut batch: Vec<Job>) {
     answer(batch, outcomes);
 }
 
+/// Why a batch stored nothing.
+enum Failure {
+    /// `BEGIN IMMEDIATE` failed: no hold ran.
+    Begin(Error),
+    /// A hold or the commit failed: the transaction rolled back.
+    Batch(Error),
+}
+
 /// Every hold of `batch` in one IMMEDIATE transaction, committed; on the
-/// first error the transaction is dropped, which rolls it back.
-async fn together(writer: &SqlitePool, batch: &[Job]) -> Result<Vec<HoldOutcome>> {
-    let mut tx = writer.begin_with(BEGIN_IMMEDIATE).await.map_err(storage)?;
+/// first error the transaction is dropped, which rolls it back. A hold whose
+/// caller left while earlier ones ran is skipped (`None`).
+async fn together(
+    writer: &SqlitePool,
+    batch: &[Job],
+) -> std::result::Result<Vec<Option<HoldOutcome>>, Failure> {
+    let mut tx = writer
+        .begin_with(BEGIN_IMMEDIATE)
+        .await
+        .map_err(|err| Failure::Begin(storage(err)))?;
     let mut outcomes = Vec::with_capacity(batch.len());
     for job in batch {
-        outcomes.push(hold::hold_in(&mut tx, job.request(), job.now).await?);
+        if job.reply.is_closed() {
+            outcomes.push(None);
+            continue;
+        }
+        let outcome = hold::hold_in(&mut tx, job.request(), job.now)
+            .await
+            .map_err(Failure::Batch)?;
+        outcomes.push(Some(outcome));
     }
-    tx.commit().await.map_err(storage)?;
+    tx.commit()
+        .await
+        .map_err(|err| Failure::Batch(storage(err)))?;
     Ok(outcomes)
 }
 
-fn answer(batch: Vec<Job>, outcomes: Vec<Result<HoldOutcome>>) {
+/// Answers each caller that has an outcome; `None` marks a caller that left
+/// before its hold ran.
+fn answer(batch: Vec<Job>, outcomes: Vec<Option<Result<HoldOutcome>>>) {
     for (job, outcome) in batch.into_iter().zip(outcomes) {
-        // A caller that left meanwhile misses its answer; the hold stands.
-        let _ = job.reply.send(outcome);
+        if let Some(outcome) = outcome {
+            // A caller that left after its hold ran misses its answer; the hold stands.
+            let _ = job.reply.send(outcome);
+        }
     }
 }
 

@@ -251,6 +251,90 @@ async fn a_caller_that_left_before_its_batch_gets_no_hold() {
     assert_eq!(h.reservable_starts(&p).await.len(), 3);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn each_hold_of_a_batch_is_judged_at_its_own_now() {
+    let db = TempDb::new("own-now");
+    let h = db.harness().await;
+    let store = h.scheduler.store().clone();
+    let p = h.provider("p");
+    let slots = h
+        .open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
+        .await;
+    let old = h.client("old");
+    let first = h.hold(&slots[0].id, &old).await;
+    let second = h.hold(&slots[1].id, &old).await;
+    let expiry = first.expires_at;
+    assert_eq!(second.expires_at, expiry);
+    let (mut at_expiry, at_answer) = job(&h, &slots[0].id, &h.client("amy"), None);
+    let (mut before, before_answer) = job(&h, &slots[1].id, &h.client("bob"), None);
+    // One microsecond before the other hold lapses, though it runs after.
+    at_expiry.now = expiry;
+    before.now = expiry - chrono::TimeDelta::microseconds(1);
+    let taken = at_expiry.reservation.clone();
+
+    run_batch(store.writer(), vec![at_expiry, before]).await;
+
+    let got = outcomes(vec![at_answer, before_answer]).await;
+    assert_eq!(got[0].as_ref().expect("held"), &HoldOutcome::Held(taken));
+    assert_eq!(got[1].as_ref().expect("refused"), &HoldOutcome::SlotTaken);
+    assert_eq!(
+        stored_status(&store, first.id).await.as_deref(),
+        Some("expired")
+    );
+    assert_eq!(
+        stored_status(&store, second.id).await.as_deref(),
+        Some("held")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_that_cannot_begin_answers_every_caller_and_stores_nothing() {
+    let db = TempDb::new("locked");
+    let h = db.harness().await;
+    let store = h.scheduler.store().clone();
+    let p = h.provider("p");
+    let slots = h
+        .open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
+        .await;
+    let url = format!("sqlite://{}", db.0.display());
+    // A writer that gives up at once on a locked database, and a second
+    // connection that holds the write lock.
+    let impatient = SqliteStore::connect_options(&url)
+        .unwrap()
+        .busy_timeout(std::time::Duration::ZERO);
+    let writer = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(impatient.clone())
+        .await
+        .expect("writer");
+    let mut locker = sqlx::ConnectOptions::connect(&impatient)
+        .await
+        .expect("locker");
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut locker)
+        .await
+        .expect("lock");
+    let (jobs, answers): (Vec<_>, Vec<_>) = slots
+        .iter()
+        .map(|slot| job(&h, &slot.id, &h.client("amy"), None))
+        .unzip();
+
+    run_batch(&writer, jobs).await;
+
+    for outcome in outcomes(answers).await {
+        match outcome {
+            Err(Error::Storage(_)) => {}
+            other => panic!("expected a storage error, got {other:?}"),
+        }
+    }
+    sqlx::query("ROLLBACK")
+        .execute(&mut locker)
+        .await
+        .expect("unlock");
+    assert_eq!(count(&store).await, 0);
+    assert_eq!(h.reservable_starts(&p).await.len(), slots.len());
+}
+
 /// Runs every future at once, released together, and returns their results in order.
 async fn race<T: Send + 'static>(tasks: Vec<impl Future<Output = T> + Send + 'static>) -> Vec<T> {
     let barrier = Arc::new(Barrier::new(tasks.len()));
