@@ -27,7 +27,7 @@ end
 
 local slots = {}
 local queue = {}   -- { id = ..., confirmed = bool }, oldest first
-local counts = {}  -- "status kind" -> count
+counts = {}  -- "status kind" -> count; global, so done() can read it per thread
 local headers = {}
 local provider
 

@@ -159,9 +159,9 @@ report() {
     awk -F'\t' '$2 != "" { printf "  t=%5ss  %7.1f\n", $1, $2 / 1024 }' "$WORK/rss.tsv"
     awk -F'\t' '$2 != "" { if (n == 0) first = $2; last = $2; if ($2 > max) max = $2; n++;
                  if ($1 >= 60 && warm == "") warm = $2 }
-        END { if (warm == "") warm = first;
-              printf "RSS first %.1f MiB, after 1 min %.1f MiB, peak %.1f MiB, last %.1f MiB (last - after 1 min: %+.1f MiB)\n",
-                     first / 1024, warm / 1024, max / 1024, last / 1024, (last - warm) / 1024 }' "$WORK/rss.tsv"
+        END { mark = "after 1 min"; if (warm == "") { warm = first; mark = "first (run under 1 min)" }
+              printf "RSS first %.1f MiB, peak %.1f MiB, last %.1f MiB; growth from %s: %+.1f MiB\n",
+                     first / 1024, max / 1024, last / 1024, mark, (last - warm) / 1024 }' "$WORK/rss.tsv"
     if [[ "$server_errors" == 0 && "$e_connect$e_read$e_write$e_timeout" == 0000 && "$alive" == yes && "$health" == 200 ]]; then
         echo "result: PASS (no 5xx, no socket errors, server healthy)"
     else

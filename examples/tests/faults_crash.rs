@@ -14,7 +14,7 @@
 #[allow(dead_code)]
 mod support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::TimeDelta;
 use support::faults::{
@@ -92,14 +92,19 @@ async fn crash_under_load(backend: Backend) {
 
     for crash in 1..=CRASHES {
         // Let the load run, for a different while each time, so the kill
-        // lands at a different point of the clients' requests.
+        // lands at a different point of the clients' requests, and at least
+        // until the restarted server has answered a hundred of them.
         let answered = ledger.answered();
         tokio::time::sleep(Duration::from_millis(700 + rng.below(1300) as u64)).await;
-        assert!(
-            ledger.answered() > answered + 50,
-            "crash {crash}: the load made no progress since the restart: {}",
-            ledger.summary()
-        );
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ledger.answered() < answered + 100 {
+            assert!(
+                Instant::now() < deadline,
+                "crash {crash}: the load made no progress since the restart: {}",
+                ledger.summary()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         server.kill().await;
         // Checked with the server dead: nothing changes while it is read.
         let stored = read_stored(db.url()).await;

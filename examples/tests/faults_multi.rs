@@ -47,7 +47,13 @@ async fn three_servers_one_database() {
     servers_on_one_database(3).await;
 }
 
+/// The two configurations run one after the other: side by side they would
+/// share the cores and the database's connections, and each would measure
+/// the other.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn servers_on_one_database(count: usize) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let Some(db) = Backend::Postgres.database().await else {
         return;
     };
