@@ -19,6 +19,14 @@ use serde_json::Value;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tokio::sync::oneshot;
 
+/// The fault suite's load, ledger and database checks.
+#[allow(dead_code)] // Only the fault tests use them.
+pub mod faults;
+
+/// A private PostgreSQL cluster the outage test may stop.
+#[allow(dead_code)] // Only the outage test uses it.
+pub mod cluster;
+
 /// The HS256 secret every test server verifies with and every token is signed with.
 pub const SECRET: &str = "e2e-secret-that-is-only-for-tests";
 
