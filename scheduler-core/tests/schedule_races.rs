@@ -2,6 +2,10 @@
 //! step of the roll the replacement lands after, the old schedule's slots
 //! never join the new one's. A store wrapper stores the replacement right
 //! after the chosen store call returns, as another process would.
+//!
+//! And the other way round: a slot published between a schedule's slots and
+//! the schedule itself (as a roll of the old schedule would) makes
+//! `set_schedule` apply the schedule again, and `set_schedule_if` refuse.
 
 use std::sync::Mutex;
 
@@ -34,6 +38,15 @@ struct Racing {
     at: Mutex<Option<After>>,
     provider: ProviderId,
     replacement: String,
+    /// How many of the coming `put_schedule` calls a stray slot precedes.
+    strays: Mutex<u32>,
+}
+
+/// Wednesday 3 March 2027 09:00 UTC: a slot no schedule here offers.
+fn stray() -> SlotStart {
+    let grid = scheduler_core::Grid::new(TimeDelta::minutes(15)).unwrap();
+    grid.slot_at(Utc.with_ymd_and_hms(2027, 3, 3, 9, 0, 0).unwrap())
+        .unwrap()
 }
 
 impl Racing {
@@ -138,6 +151,15 @@ impl Store for Racing {
         through: DateTime<Utc>,
         version: u64,
     ) -> Result<CalendarWrite<()>> {
+        let inject = {
+            let mut strays = self.strays.lock().unwrap();
+            let inject = *strays > 0;
+            *strays = strays.saturating_sub(1);
+            inject
+        };
+        if inject {
+            self.inner.add_slots(provider, &[stray()], None).await?;
+        }
         self.inner
             .put_schedule(provider, json, through, version)
             .await
@@ -184,6 +206,7 @@ async fn replaced_after(call: After) {
         at: Mutex::new(None),
         provider: provider.clone(),
         replacement: replacement.clone(),
+        strays: Mutex::new(0),
     };
     // Monday 1 March 2027; the horizon of a week ends on Monday 8 March.
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2027, 3, 1, 0, 0, 0).unwrap());
@@ -242,4 +265,75 @@ async fn a_schedule_replaced_after_the_version_read_is_not_rolled() {
 #[tokio::test]
 async fn a_schedule_replaced_after_it_was_read_again_is_not_rolled() {
     replaced_after(After::Reread).await;
+}
+
+/// A scheduler over a fresh racing store on Monday 1 March 2027, with a
+/// horizon of a week, whose next `strays` schedule writes meet a stray slot.
+fn racing(strays: u32) -> (Scheduler<Racing, ManualClock>, ProviderId) {
+    let provider = ProviderId::new("dr-who").unwrap();
+    let store = Racing {
+        inner: MemoryStore::new(),
+        at: Mutex::new(None),
+        provider: provider.clone(),
+        replacement: String::new(),
+        strays: Mutex::new(strays),
+    };
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2027, 3, 1, 0, 0, 0).unwrap());
+    let policy = Policy::builder()
+        .max_horizon(TimeDelta::days(7))
+        .build()
+        .unwrap();
+    (Scheduler::new(store, clock, policy), provider)
+}
+
+#[tokio::test]
+async fn set_schedule_applies_again_when_a_slot_lands_before_the_schedule() {
+    let (scheduler, provider) = racing(1);
+    let mondays = schedule(Weekday::Mon);
+    let applied = scheduler.set_schedule(&provider, &mondays).await.unwrap();
+    assert_eq!(applied.added.len(), 4, "Monday 1 March, reported once");
+    let removed: Vec<_> = applied.removed.iter().map(|slot| slot.start).collect();
+    assert_eq!(
+        removed,
+        [stray().instant()],
+        "the second pass removed the stray"
+    );
+    assert_eq!(scheduler.store().inner.slot_count(), 4);
+    let stored = scheduler.schedule(&provider).await.unwrap().unwrap();
+    assert_eq!(stored.schedule, mondays);
+    assert_eq!(
+        applied.version,
+        scheduler.calendar_version(&provider).await.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn set_schedule_gives_up_after_three_passes() {
+    let (scheduler, provider) = racing(3);
+    let err = scheduler
+        .set_schedule(&provider, &schedule(Weekday::Mon))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "calendar_changed", "{err:?}");
+    assert!(scheduler.schedule(&provider).await.unwrap().is_none());
+
+    let (scheduler, provider) = racing(2);
+    scheduler
+        .set_schedule(&provider, &schedule(Weekday::Mon))
+        .await
+        .expect("the third pass stores it");
+}
+
+#[tokio::test]
+async fn set_schedule_if_refuses_when_a_slot_lands_before_the_schedule() {
+    let (scheduler, provider) = racing(1);
+    let err = scheduler
+        .set_schedule_if(&provider, &schedule(Weekday::Mon), 0)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "calendar_changed", "{err:?}");
+    assert!(
+        scheduler.schedule(&provider).await.unwrap().is_none(),
+        "nothing stored"
+    );
 }
