@@ -30,7 +30,8 @@
 //! - `testkit`: [`testkit::run_conformance`], the suite every backend must pass.
 //! - `tz`: [`WeeklySchedule`], opening hours in a provider's IANA time zone,
 //!   expanded onto the grid with exact daylight-saving rules ([`schedule`]),
-//!   and [`Scheduler::set_schedule`] to publish one.
+//!   [`Scheduler::set_schedule`] to publish and store one, and the rolling
+//!   extension the sweeper runs ([`Scheduler::extend_due_schedules`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -61,7 +62,7 @@ pub use policy::{Policy, PolicyBuilder};
 #[cfg(feature = "tz")]
 pub use schedule::{LocalRange, LocalTime, Tz, WeeklySchedule, WeeklyScheduleBuilder};
 #[cfg(feature = "tz")]
-pub use scheduler::ScheduleApplied;
+pub use scheduler::{ExtendedSchedules, ProviderSchedule, ScheduleApplied};
 pub use scheduler::{ListQuery, Scheduler};
 pub use store::Store;
 #[cfg(feature = "tokio")]

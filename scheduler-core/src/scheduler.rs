@@ -16,7 +16,11 @@ use crate::store::{
 #[cfg(feature = "tz")]
 mod materialize;
 #[cfg(feature = "tz")]
+mod stored;
+#[cfg(feature = "tz")]
 pub use materialize::ScheduleApplied;
+#[cfg(feature = "tz")]
+pub use stored::{ExtendedSchedules, ProviderSchedule};
 
 /// A listing request: a time range, an optional page size and an optional cursor.
 ///

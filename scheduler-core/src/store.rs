@@ -87,6 +87,19 @@ pub enum CalendarWrite<T> {
     },
 }
 
+/// A provider's weekly schedule as a store keeps it: the schedule's JSON text,
+/// and how far its slots have been published.
+///
+/// Stores keep the text exactly as given and never parse it, so they need no
+/// time-zone support; the scheduler (feature `tz`) reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSchedule {
+    /// The schedule as JSON, byte for byte as it was put.
+    pub json: String,
+    /// The schedule's slots are published for every slot ending by this instant.
+    pub through: DateTime<Utc>,
+}
+
 /// Persistent state of slots and reservations, as atomic primitives.
 ///
 /// A slot is *free at `now`* when no reservation on it is confirmed or held
@@ -97,7 +110,10 @@ pub enum CalendarWrite<T> {
 pub trait Store: Send + Sync {
     /// The version of `provider`'s calendar: 0 before any write, then one more
     /// for each [`add_slots`](Store::add_slots) or
-    /// [`withdraw_slots`](Store::withdraw_slots) that changed its set of slots.
+    /// [`withdraw_slots`](Store::withdraw_slots) that changed its set of slots,
+    /// and for each [`put_schedule`](Store::put_schedule) or
+    /// [`delete_schedule`](Store::delete_schedule) that changed its stored
+    /// schedule's text.
     async fn calendar_version(&self, provider: &ProviderId) -> Result<u64>;
 
     /// In one atomic step: if `expected` is given and the calendar's version
@@ -176,6 +192,50 @@ pub trait Store: Send + Sync {
         client: &ClientId,
         page: ReservationPage,
     ) -> Result<Vec<Reservation>>;
+
+    /// In one atomic step: if `provider`'s calendar is not at `version` (the
+    /// version the schedule's slots were published at), changes nothing and
+    /// reports the current version; otherwise stores `json` as the provider's
+    /// schedule with `through`, replacing any schedule stored before, and
+    /// bumps the version if the text differs from the one stored (or none
+    /// was). The outcome's version is the calendar's after the write.
+    ///
+    /// The version check ties the schedule to its slots: a schedule is never
+    /// stored beside slots that another write published after them.
+    async fn put_schedule(
+        &self,
+        provider: &ProviderId,
+        json: &str,
+        through: DateTime<Utc>,
+        version: u64,
+    ) -> Result<CalendarWrite<()>>;
+
+    /// `provider`'s stored schedule, if any.
+    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>>;
+
+    /// Removes `provider`'s schedule, bumping the calendar version if there
+    /// was one; returns whether there was. Slots stay as they are.
+    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool>;
+
+    /// Up to `limit` stored schedules whose `through` is strictly before
+    /// `before`, ordered by `through` and then provider id (oldest first):
+    /// those the rolling horizon has left behind.
+    async fn schedules_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ProviderId, StoredSchedule)>>;
+
+    /// In one atomic step: if `provider`'s schedule is stored with `through`
+    /// equal to `from`, sets it to `to` and returns `true`; otherwise (another
+    /// process moved it, the schedule was replaced or deleted) changes nothing
+    /// and returns `false`. The text and the calendar version are untouched.
+    async fn advance_schedule(
+        &self,
+        provider: &ProviderId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<bool>;
 }
 
 /// Forwards every primitive to the store behind a smart pointer, so a
@@ -219,6 +279,21 @@ macro_rules! forward_store {
             }
             async fn client_reservations(&self, client: &ClientId, page: ReservationPage) -> Result<Vec<Reservation>> {
                 (**self).client_reservations(client, page).await
+            }
+            async fn put_schedule(&self, provider: &ProviderId, json: &str, through: DateTime<Utc>, version: u64) -> Result<CalendarWrite<()>> {
+                (**self).put_schedule(provider, json, through, version).await
+            }
+            async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+                (**self).schedule(provider).await
+            }
+            async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
+                (**self).delete_schedule(provider).await
+            }
+            async fn schedules_due(&self, before: DateTime<Utc>, limit: usize) -> Result<Vec<(ProviderId, StoredSchedule)>> {
+                (**self).schedules_due(before, limit).await
+            }
+            async fn advance_schedule(&self, provider: &ProviderId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<bool> {
+                (**self).advance_schedule(provider, from, to).await
             }
         }
     )*};

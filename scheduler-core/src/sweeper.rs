@@ -1,7 +1,11 @@
-//! The background expiry sweeper (feature `tokio`).
+//! The background sweeper (feature `tokio`): it expires due holds and, with
+//! the `tz` feature, rolls stored weekly schedules forward.
 //!
-//! Correctness never depends on it: a due hold already reads as expired. It
-//! only keeps storage tidy, so a failed sweep is logged and the next tick tries again.
+//! Correctness never depends on the expiry part: a due hold already reads as
+//! expired. It only keeps storage tidy, so a failed sweep is logged and the
+//! next tick tries again. The rolling part keeps scheduled providers' slots
+//! reaching the horizon; without `tz` the sweeper cannot read a schedule and
+//! leaves them alone.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,16 +23,23 @@ use crate::store::Store;
 pub struct SweeperConfig {
     /// Time between sweeps.
     pub interval: Duration,
-    /// Holds expired per store call; a sweep repeats calls until one comes back short.
+    /// Holds expired per store call; a sweep repeats calls until one comes
+    /// back short. Also the most schedules one sweep rolls forward.
     pub batch: usize,
+    /// How far a stored schedule's slots may fall short of the horizon before
+    /// a sweep rolls it forward (feature `tz`): smaller keeps the calendar
+    /// closer to the horizon, larger writes less often.
+    pub schedule_margin: Duration,
 }
 
 impl Default for SweeperConfig {
-    /// A sweep every 30 seconds, 1,000 holds per call.
+    /// A sweep every 30 seconds, 1,000 holds per call; schedules rolled
+    /// forward once they fall an hour short of the horizon.
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(30),
             batch: 1000,
+            schedule_margin: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -42,10 +53,17 @@ pub struct SweepReport {
     pub failures: u64,
     /// Holds marked expired.
     pub expired: u64,
+    /// Stored schedules rolled forward to the horizon (feature `tz`; always
+    /// 0 without it).
+    pub extended: u64,
 }
 
-/// Spawns a task that sweeps due holds every `config.interval` until `shutdown`
+/// Spawns a task that sweeps every `config.interval` until `shutdown`
 /// completes, then returns what it did. The first sweep runs at once.
+///
+/// Each sweep marks due holds expired and, with the `tz` feature, runs
+/// [`Scheduler::extend_due_schedules`] with `config.schedule_margin`. A sweep
+/// with any failure counts once in [`SweepReport::failures`].
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -80,7 +98,7 @@ where
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                _ = ticks.tick() => sweep_once(&scheduler, config.batch, &mut report).await,
+                _ = ticks.tick() => sweep_once(&scheduler, &config, &mut report).await,
             }
         }
         tracing::debug!(?report, "expiry sweeper stopped");
@@ -90,24 +108,74 @@ where
 
 async fn sweep_once<S: Store, C: Clock>(
     scheduler: &Scheduler<S, C>,
-    batch: usize,
+    config: &SweeperConfig,
     report: &mut SweepReport,
 ) {
     report.sweeps += 1;
-    let batch = batch.max(1);
+    let expired = expire(scheduler, config.batch.max(1), report).await;
+    let extended = extend(scheduler, config, report).await;
+    if !(expired && extended) {
+        report.failures += 1;
+    }
+}
+
+/// Expires due holds, batch after batch; `false` if a store call failed.
+async fn expire<S: Store, C: Clock>(
+    scheduler: &Scheduler<S, C>,
+    batch: usize,
+    report: &mut SweepReport,
+) -> bool {
     loop {
         match scheduler.expire_due(batch).await {
             Ok(expired) => {
                 report.expired += expired;
                 if expired < batch as u64 {
-                    return;
+                    return true;
                 }
             }
             Err(error) => {
-                report.failures += 1;
                 tracing::warn!(%error, "expiry sweep failed; retrying at the next tick");
-                return;
+                return false;
             }
         }
     }
+}
+
+/// Rolls due schedules forward, one batch per sweep (a schedule another
+/// process is rolling would otherwise be met again and again); `false` if
+/// anything failed.
+#[cfg(feature = "tz")]
+async fn extend<S: Store, C: Clock>(
+    scheduler: &Scheduler<S, C>,
+    config: &SweeperConfig,
+    report: &mut SweepReport,
+) -> bool {
+    let margin =
+        chrono::TimeDelta::from_std(config.schedule_margin).unwrap_or(chrono::TimeDelta::MAX);
+    match scheduler
+        .extend_due_schedules(margin, config.batch.max(1))
+        .await
+    {
+        Ok(done) => {
+            report.extended += done.extended;
+            for (provider, error) in &done.failures {
+                tracing::warn!(%provider, %error, "rolling a schedule forward failed; retrying at the next tick");
+            }
+            done.failures.is_empty()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "listing the schedules due failed; retrying at the next tick");
+            false
+        }
+    }
+}
+
+/// Without `tz` a stored schedule cannot be read, so there is nothing to roll.
+#[cfg(not(feature = "tz"))]
+async fn extend<S: Store, C: Clock>(
+    _: &Scheduler<S, C>,
+    _: &SweeperConfig,
+    _: &mut SweepReport,
+) -> bool {
+    true
 }

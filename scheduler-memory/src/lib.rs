@@ -30,25 +30,30 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod schedules;
 mod state;
 
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
     CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+    StoredSchedule,
 };
 use scheduler_core::{
     ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart, Store,
 };
 
+use schedules::Schedules;
 use state::State;
 
 /// Slots and reservations in process memory, safe to share between tasks.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: RwLock<State>,
+    /// Taken after `state` when both are needed, never before it.
+    schedules: Mutex<Schedules>,
 }
 
 impl MemoryStore {
@@ -71,6 +76,12 @@ impl MemoryStore {
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn schedules(&self) -> MutexGuard<'_, Schedules> {
+        self.schedules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -151,5 +162,61 @@ impl Store for MemoryStore {
         page: ReservationPage,
     ) -> Result<Vec<Reservation>> {
         Ok(self.read().client_reservations(client, page))
+    }
+
+    async fn put_schedule(
+        &self,
+        provider: &ProviderId,
+        json: &str,
+        through: DateTime<Utc>,
+        version: u64,
+    ) -> Result<CalendarWrite<()>> {
+        // The calendar's lock first: no calendar write can slip in between
+        // the version check and the schedule it guards.
+        let mut state = self.write();
+        let current = state.calendar_version(provider);
+        if current != version {
+            return Ok(CalendarWrite::VersionMismatch { current });
+        }
+        let changed = self.schedules().put(provider, json, through);
+        let version = if changed {
+            state.bump_version(provider)
+        } else {
+            current
+        };
+        Ok(CalendarWrite::Applied {
+            outcome: (),
+            version,
+        })
+    }
+
+    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+        Ok(self.schedules().get(provider).cloned())
+    }
+
+    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
+        let mut state = self.write();
+        let deleted = self.schedules().delete(provider);
+        if deleted {
+            state.bump_version(provider);
+        }
+        Ok(deleted)
+    }
+
+    async fn schedules_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
+        Ok(self.schedules().due(before, limit))
+    }
+
+    async fn advance_schedule(
+        &self,
+        provider: &ProviderId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<bool> {
+        Ok(self.schedules().advance(provider, from, to))
     }
 }

@@ -68,6 +68,13 @@ impl State {
         self.versions.get(provider).copied().unwrap_or(0)
     }
 
+    /// Counts a change of the provider's stored schedule; returns the new version.
+    pub(crate) fn bump_version(&mut self, provider: &ProviderId) -> u64 {
+        let version = self.versions.entry(provider.clone()).or_insert(0);
+        *version += 1;
+        *version
+    }
+
     /// The version check every calendar write starts with.
     fn check_version(&self, provider: &ProviderId, expected: Option<u64>) -> Result<(), u64> {
         let current = self.calendar_version(provider);

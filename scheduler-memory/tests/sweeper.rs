@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use scheduler_core::store::{
     CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+    StoredSchedule,
 };
 use scheduler_core::{
     ClientId, Error, IdempotencyKey, ListQuery, ManualClock, Policy, ProviderId, Reservation,
@@ -121,6 +122,43 @@ impl Store for FlakyStore {
     ) -> Result<Vec<Reservation>> {
         self.inner.client_reservations(client, page).await
     }
+
+    async fn put_schedule(
+        &self,
+        provider: &ProviderId,
+        json: &str,
+        through: DateTime<Utc>,
+        version: u64,
+    ) -> Result<CalendarWrite<()>> {
+        self.inner
+            .put_schedule(provider, json, through, version)
+            .await
+    }
+
+    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+        self.inner.schedule(provider).await
+    }
+
+    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
+        self.inner.delete_schedule(provider).await
+    }
+
+    async fn schedules_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
+        self.inner.schedules_due(before, limit).await
+    }
+
+    async fn advance_schedule(
+        &self,
+        provider: &ProviderId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<bool> {
+        self.inner.advance_schedule(provider, from, to).await
+    }
 }
 
 /// A scheduler over a `FlakyStore`, its clock, and the ids the tests use.
@@ -214,6 +252,7 @@ impl Fixture {
             SweeperConfig {
                 interval: INTERVAL,
                 batch,
+                ..SweeperConfig::default()
             },
             async move {
                 stopped.await.ok();
@@ -293,6 +332,7 @@ async fn sweeps_due_holds_on_each_tick_and_only_then() {
             sweeps: 4,
             failures: 0,
             expired: 5,
+            extended: 0,
         }
     );
 }
@@ -339,6 +379,7 @@ async fn a_failed_sweep_is_counted_and_the_next_tick_sweeps() {
             sweeps: 5,
             failures: 3,
             expired: 5,
+            extended: 0,
         }
     );
 }
@@ -367,6 +408,7 @@ async fn one_tick_drains_more_than_one_batch() {
                 sweeps: 1,
                 failures: 0,
                 expired: 7,
+                extended: 0,
             }
         );
         f.expire_holds();
@@ -384,6 +426,7 @@ async fn one_tick_drains_more_than_one_batch() {
             sweeps: 1,
             failures: 0,
             expired: 4,
+            extended: 0,
         }
     );
 }
@@ -420,6 +463,7 @@ async fn shutdown_stops_it_and_returns_the_report() {
             sweeps: 2,
             failures: 0,
             expired: 2,
+            extended: 0,
         }
     );
 

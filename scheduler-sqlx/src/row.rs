@@ -94,3 +94,22 @@ pub(crate) fn check_version(expected: Option<u64>, current: u64) -> std::result:
         _ => Ok(()),
     }
 }
+
+/// A row of `schedules` as the provider and its stored schedule.
+pub(crate) fn stored_schedule(
+    provider_id: String,
+    json: String,
+    through_us: i64,
+) -> Result<(ProviderId, scheduler_core::store::StoredSchedule)> {
+    let provider = ProviderId::new(provider_id)
+        .map_err(|e| Error::storage(format!("corrupt row in schedules: {e}")))?;
+    let through = DateTime::from_timestamp_micros(through_us).ok_or_else(|| {
+        Error::storage(format!(
+            "corrupt row in schedules: through {through_us} out of range"
+        ))
+    })?;
+    Ok((
+        provider,
+        scheduler_core::store::StoredSchedule { json, through },
+    ))
+}

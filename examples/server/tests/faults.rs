@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
     CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+    StoredSchedule,
 };
 use scheduler_core::{
     ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
@@ -99,6 +100,36 @@ impl Store for FaultyStore {
         _: &ClientId,
         _: ReservationPage,
     ) -> Result<Vec<Reservation>> {
+        self.fault().await
+    }
+    async fn put_schedule(
+        &self,
+        _: &ProviderId,
+        _: &str,
+        _: DateTime<Utc>,
+        _: u64,
+    ) -> Result<CalendarWrite<()>> {
+        self.fault().await
+    }
+    async fn schedule(&self, _: &ProviderId) -> Result<Option<StoredSchedule>> {
+        self.fault().await
+    }
+    async fn delete_schedule(&self, _: &ProviderId) -> Result<bool> {
+        self.fault().await
+    }
+    async fn schedules_due(
+        &self,
+        _: DateTime<Utc>,
+        _: usize,
+    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
+        self.fault().await
+    }
+    async fn advance_schedule(
+        &self,
+        _: &ProviderId,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<bool> {
         self.fault().await
     }
 }

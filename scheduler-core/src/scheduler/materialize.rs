@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Scheduler, applied};
 use crate::clock::Clock;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::grid::{Grid, SlotStart, TimeRange, saturating_add};
 use crate::ids::ProviderId;
 use crate::model::{Reservation, Slot};
@@ -45,6 +45,16 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     /// disappears, even for a moment. The conflicts are read last: every live
     /// reservation in the span on a slot the schedule does not offer.
     ///
+    /// Then the schedule itself is stored, at the calendar version its slots
+    /// left (see [`Store::put_schedule`]), so that the sweeper can roll it
+    /// forward as the horizon moves ([`extend_due_schedules`](Self::extend_due_schedules))
+    /// and [`schedule`](Self::schedule) can read it back. A schedule that
+    /// differs from the one stored counts as a calendar write: the returned
+    /// version is one more than the slots alone left. Should another write
+    /// reach the calendar in between, the whole step is applied again (up to
+    /// three times in all before it gives up with
+    /// [`Error::CalendarChanged`](crate::Error::CalendarChanged)).
+    ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// use chrono::{TimeZone, Utc, Weekday};
@@ -77,24 +87,44 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         provider: &ProviderId,
         schedule: &WeeklySchedule,
     ) -> Result<ScheduleApplied> {
-        self.materialize(provider, schedule, None).await
+        let mut done = self.materialize(provider, schedule, None).await?;
+        let mut attempts = 1;
+        loop {
+            match self.store_schedule(provider, schedule, &done).await {
+                Ok(version) => return Ok(ScheduleApplied { version, ..done }),
+                // Another write landed between the slots and the schedule
+                // (a sweeper rolling the old schedule forward, say). Applying
+                // again removes whatever it added that this schedule does not
+                // offer, so the stored schedule always matches its slots.
+                Err(Error::CalendarChanged { .. }) if attempts < STORE_ATTEMPTS => {
+                    attempts += 1;
+                    let again = self.materialize(provider, schedule, None).await?;
+                    done = merged(done, again);
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     /// [`set_schedule`](Self::set_schedule), applied only if the provider's
     /// calendar is still at `expected_version` (an HTTP `If-Match`); otherwise
     /// [`Error::CalendarChanged`](crate::Error::CalendarChanged).
     ///
-    /// Each step is guarded by the version the previous one produced, so a
-    /// write by anyone else in between also stops it with `CalendarChanged`;
-    /// the steps done stand, and setting the schedule again completes it.
+    /// Each step is guarded by the version the previous one produced, storing
+    /// the schedule last, so a write by anyone else in between also stops it
+    /// with `CalendarChanged`; the steps done stand, the schedule stored
+    /// before stays, and setting the schedule again completes it.
     pub async fn set_schedule_if(
         &self,
         provider: &ProviderId,
         schedule: &WeeklySchedule,
         expected_version: u64,
     ) -> Result<ScheduleApplied> {
-        self.materialize(provider, schedule, Some(expected_version))
-            .await
+        let done = self
+            .materialize(provider, schedule, Some(expected_version))
+            .await?;
+        let version = self.store_schedule(provider, schedule, &done).await?;
+        Ok(ScheduleApplied { version, ..done })
     }
 
     /// Rolls `schedule` forward as the horizon moves: adds the schedule's
@@ -134,6 +164,29 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         through: DateTime<Utc>,
     ) -> Result<ScheduleApplied> {
         let now = self.now();
+        let (starts, through) = self.extension(schedule, through, now);
+        let write = self.store.add_slots(provider, &starts, None).await?;
+        let (added, version) = applied(write, provider, None)?;
+        Ok(ScheduleApplied {
+            added: added
+                .into_iter()
+                .map(|start| self.slot(provider, start))
+                .collect(),
+            removed: Vec::new(),
+            conflicts: Vec::new(),
+            through,
+            version,
+        })
+    }
+
+    /// The slots that roll `schedule` forward from `through` at `now`, and
+    /// the `through` they reach: the horizon, or `through` if that is later.
+    pub(super) fn extension(
+        &self,
+        schedule: &WeeklySchedule,
+        through: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> (Vec<SlotStart>, DateTime<Utc>) {
         let horizon = saturating_add(now, self.policy.max_horizon());
         let grid = self.policy.grid();
         // The last call left out any slot ending after `through`, the one
@@ -146,18 +199,23 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             Ok(range) => schedule.slot_starts_within(grid, range),
             Err(_) => Vec::new(),
         };
-        let write = self.store.add_slots(provider, &starts, None).await?;
-        let (added, version) = applied(write, provider, None)?;
-        Ok(ScheduleApplied {
-            added: added
-                .into_iter()
-                .map(|start| self.slot(provider, start))
-                .collect(),
-            removed: Vec::new(),
-            conflicts: Vec::new(),
-            through: horizon.max(through),
-            version,
-        })
+        (starts, horizon.max(through))
+    }
+
+    /// Stores `schedule` at the version `done` left; returns the version after.
+    async fn store_schedule(
+        &self,
+        provider: &ProviderId,
+        schedule: &WeeklySchedule,
+        done: &ScheduleApplied,
+    ) -> Result<u64> {
+        let json = serde_json::to_string(schedule).map_err(Error::storage)?;
+        let write = self
+            .store
+            .put_schedule(provider, &json, done.through, done.version)
+            .await?;
+        let ((), version) = applied(write, provider, Some(done.version))?;
+        Ok(version)
     }
 
     async fn materialize(
@@ -279,6 +337,27 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
 
 /// Rows read per store call when scanning the horizon.
 const SCAN_PAGE: usize = 1000;
+
+/// How many times [`Scheduler::set_schedule`] applies a schedule when other
+/// writes keep reaching the calendar before it is stored.
+const STORE_ATTEMPTS: u32 = 3;
+
+/// Two applications of one schedule as one: the second only finishes the
+/// first, so what either added or removed was added or removed (a schedule
+/// never removes a slot it offers, nor adds one it does not).
+fn merged(first: ScheduleApplied, second: ScheduleApplied) -> ScheduleApplied {
+    let union = |mut a: Vec<Slot>, b: Vec<Slot>| {
+        a.extend(b);
+        a.sort_by_key(|slot| slot.start);
+        a.dedup_by_key(|slot| slot.start);
+        a
+    };
+    ScheduleApplied {
+        added: union(first.added, second.added),
+        removed: union(first.removed, second.removed),
+        ..second
+    }
+}
 
 /// Whether the ascending `offered` starts include `start`.
 fn offers(offered: &[SlotStart], start: DateTime<Utc>) -> bool {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
     CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+    StoredSchedule,
 };
 use scheduler_core::{
     ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
@@ -30,6 +31,7 @@ mod decode;
 mod hold;
 mod lifecycle;
 mod listing;
+mod schedules;
 mod slots;
 
 const _: () = assert!(
@@ -185,5 +187,40 @@ impl Store for PostgresStore {
         page: ReservationPage,
     ) -> Result<Vec<Reservation>> {
         listing::by_client(&self.pool, client, page).await
+    }
+
+    async fn put_schedule(
+        &self,
+        provider: &ProviderId,
+        json: &str,
+        through: DateTime<Utc>,
+        version: u64,
+    ) -> Result<CalendarWrite<()>> {
+        schedules::put(&self.pool, provider, json, through, version).await
+    }
+
+    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+        schedules::get(&self.pool, provider).await
+    }
+
+    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
+        schedules::delete(&self.pool, provider).await
+    }
+
+    async fn schedules_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
+        schedules::due(&self.pool, before, limit).await
+    }
+
+    async fn advance_schedule(
+        &self,
+        provider: &ProviderId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<bool> {
+        schedules::advance(&self.pool, provider, from, to).await
     }
 }

@@ -9,6 +9,7 @@ mod lifecycle;
 mod plans;
 mod reads;
 mod rows;
+mod schedules;
 mod slots;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
     CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store, StoreWithdrawal,
+    StoredSchedule,
 };
 use scheduler_core::{
     ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
@@ -262,5 +264,40 @@ impl Store for SqliteStore {
             page,
         )
         .await
+    }
+
+    async fn put_schedule(
+        &self,
+        provider: &ProviderId,
+        json: &str,
+        through: DateTime<Utc>,
+        version: u64,
+    ) -> Result<CalendarWrite<()>> {
+        schedules::put(&self.writer, provider, json, through, version).await
+    }
+
+    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+        schedules::get(&self.reader, provider).await
+    }
+
+    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
+        schedules::delete(&self.writer, provider).await
+    }
+
+    async fn schedules_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
+        schedules::due(&self.reader, before, limit).await
+    }
+
+    async fn advance_schedule(
+        &self,
+        provider: &ProviderId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<bool> {
+        schedules::advance(&self.writer, provider, from, to).await
     }
 }

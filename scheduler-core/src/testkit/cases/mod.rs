@@ -25,6 +25,7 @@ mod idempotency;
 mod listing;
 mod reservations;
 mod reserve;
+mod schedules;
 mod versions;
 mod withdraw;
 
@@ -41,7 +42,8 @@ macro_rules! cases {
 }
 
 pub(super) fn all<S: Store + 'static>() -> Vec<Case<S>> {
-    cases![
+    #[allow(unused_mut)] // Extended only with the `tz` feature.
+    let mut cases = cases![
         availability::exact_window_becomes_its_slots,
         availability::window_snaps_inward_to_the_sub_second,
         availability::start_a_nanosecond_before_the_grid_rounds_up,
@@ -129,5 +131,18 @@ pub(super) fn all<S: Store + 'static>() -> Vec<Case<S>> {
         versions::stale_version_changes_nothing,
         versions::current_version_applies,
         versions::concurrent_writes_at_one_version_let_one_through,
-    ]
+        schedules::put_at_a_stale_version_is_refused,
+        schedules::schedule_text_round_trips_exactly,
+        schedules::due_is_strictly_before_and_oldest_first,
+        schedules::advance_from_a_stale_through_is_refused,
+        schedules::concurrent_advances_from_one_through_let_one_through,
+        schedules::delete_forgets_the_schedule_and_keeps_the_slots,
+    ];
+    // Reading a stored schedule back needs the time-zone support.
+    #[cfg(feature = "tz")]
+    cases.extend(cases![
+        schedules::set_schedule_stores_it_and_the_sweep_rolls_it,
+        schedules::a_refused_or_cleared_schedule_is_not_rolled,
+    ]);
+    cases
 }
