@@ -45,11 +45,14 @@ async fn list(
     PathId(provider): PathId<ProviderId>,
     Listing(query): Listing,
 ) -> Result<([(HeaderName, HeaderValue); 1], SizedJson<SlotPage>), ApiError> {
-    // The version is read before the page: if a write lands in between, the
-    // ETag is older than the page and a conditional write fails safe (412),
-    // instead of a newer ETag blessing a page the client never saw.
-    let version = state.scheduler.calendar_version(&provider).await?;
-    let page = state.scheduler.list_slots(&provider, query).await?;
+    // The version is read no later than the page (on SQLite in the same
+    // statement): if a write lands in between, the ETag is older than the
+    // page and a conditional write fails safe (412), instead of a newer ETag
+    // blessing a page the client never saw.
+    let (version, page) = state
+        .scheduler
+        .list_slots_versioned(&provider, query)
+        .await?;
     let page = SlotPage::from(page);
     let size = page.json_size_hint();
     Ok((etag(version), SizedJson(page, size)))

@@ -270,24 +270,88 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     /// order of start, one page at a time.
     pub async fn list_slots(&self, provider: &ProviderId, query: ListQuery) -> Result<Page<Slot>> {
         let now = self.now();
+        let Some((bounds, limit)) = self.slot_page_request(&query, now)? else {
+            return Ok(Page::default());
+        };
+        let starts = self
+            .store
+            .free_slots(provider, bounds, limit + 1, now)
+            .await?;
+        Ok(self.slot_page(provider, starts, limit))
+    }
+
+    /// [`list_slots`](Self::list_slots) with the calendar's version, read no
+    /// later than the page (in one round trip where the store can): the
+    /// version a client may send back to make a write conditional. A write
+    /// landing in between makes the version older than the page, so that a
+    /// conditional write fails safe rather than blessing a page never seen.
+    ///
+    /// ```
+    /// # use chrono::{TimeZone, Utc};
+    /// # use scheduler_core::{ListQuery, ManualClock, Policy, ProviderId, Scheduler, Window};
+    /// # use scheduler_memory::MemoryStore;
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let clock = ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap());
+    /// let scheduler = Scheduler::new(MemoryStore::new(), clock, Policy::default());
+    /// let provider = ProviderId::new("dr-who").unwrap();
+    /// let day = Utc.with_ymd_and_hms(2030, 1, 3, 9, 0, 0).unwrap();
+    /// let window = Window::new(day, day + chrono::TimeDelta::hours(1)).unwrap();
+    /// scheduler.add_availability(&provider, &[window]).await.unwrap();
+    ///
+    /// let (version, page) = scheduler
+    ///     .list_slots_versioned(&provider, ListQuery::all())
+    ///     .await
+    ///     .unwrap();
+    /// assert_eq!((version, page.items.len()), (1, 4));
+    /// # });
+    /// ```
+    pub async fn list_slots_versioned(
+        &self,
+        provider: &ProviderId,
+        query: ListQuery,
+    ) -> Result<(u64, Page<Slot>)> {
+        let now = self.now();
+        let Some((bounds, limit)) = self.slot_page_request(&query, now)? else {
+            let version = self.store.calendar_version(provider).await?;
+            return Ok((version, Page::default()));
+        };
+        let (version, starts) = self
+            .store
+            .versioned_free_slots(provider, bounds, limit + 1, now)
+            .await?;
+        Ok((version, self.slot_page(provider, starts, limit)))
+    }
+
+    /// The slot bounds and page size a listing asks the store for, one more
+    /// than the page to learn whether another follows; `None` when the page
+    /// is empty whatever the store holds.
+    fn slot_page_request(
+        &self,
+        query: &ListQuery,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(SlotBounds, usize)>> {
         let limit = self.policy.page_size(query.limit)? as usize;
         let mut from = query.range.from().max(self.earliest_reservable(now));
         if let Some(cursor) = &query.cursor {
             let after = cursor::parse_slot(cursor, self.policy.grid())?;
             match after.next(self.policy.grid()) {
                 Some(next) => from = from.max(next.instant()),
-                None => {
-                    return Ok(Page::default());
-                }
+                None => return Ok(None),
             }
         }
-        let Some(bounds) = self.bounds(from, query.range.to()) else {
-            return Ok(Page::default());
-        };
-        let mut starts = self
-            .store
-            .free_slots(provider, bounds, limit + 1, now)
-            .await?;
+        Ok(self
+            .bounds(from, query.range.to())
+            .map(|bounds| (bounds, limit)))
+    }
+
+    /// A page of `limit` slots from `starts` (which may hold one more, the
+    /// sign that another page follows).
+    fn slot_page(
+        &self,
+        provider: &ProviderId,
+        mut starts: Vec<DateTime<Utc>>,
+        limit: usize,
+    ) -> Page<Slot> {
         let next_cursor = if starts.len() > limit {
             starts.truncate(limit);
             starts
@@ -301,7 +365,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             .into_iter()
             .map(|start| self.slot(provider, start))
             .collect();
-        Ok(Page { items, next_cursor })
+        Page { items, next_cursor }
     }
 
     /// Places a hold on the slot for `client`, lasting the policy's hold time.

@@ -151,6 +151,25 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>>;
 
+    /// The calendar's version and the page [`free_slots`](Store::free_slots)
+    /// would return, the version read no later than the page: a write landing
+    /// in between can only make the version older than the page, never newer.
+    ///
+    /// The default reads [`calendar_version`](Store::calendar_version), then
+    /// the page. A store that can read both in one round trip (one statement,
+    /// one snapshot) overrides it: listing is the hottest read.
+    async fn versioned_free_slots(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, Vec<DateTime<Utc>>)> {
+        let version = self.calendar_version(provider).await?;
+        let starts = self.free_slots(provider, bounds, limit, now).await?;
+        Ok((version, starts))
+    }
+
     /// In one atomic step: if the client already used `request.key`, report
     /// that reservation; else if the slot does not exist or is not free at
     /// `now`, say so; else insert the reservation. A lapsed hold the new one
@@ -255,6 +274,9 @@ macro_rules! forward_store {
             }
             async fn free_slots(&self, provider: &ProviderId, bounds: SlotBounds, limit: usize, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
                 (**self).free_slots(provider, bounds, limit, now).await
+            }
+            async fn versioned_free_slots(&self, provider: &ProviderId, bounds: SlotBounds, limit: usize, now: DateTime<Utc>) -> Result<(u64, Vec<DateTime<Utc>>)> {
+                (**self).versioned_free_slots(provider, bounds, limit, now).await
             }
             async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
                 (**self).hold(request, now).await

@@ -210,6 +210,16 @@ impl Store for SqliteStore {
         slots::free(&self.reader, provider, bounds, limit, now).await
     }
 
+    async fn versioned_free_slots(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, Vec<DateTime<Utc>>)> {
+        slots::versioned_free(&self.reader, provider, bounds, limit, now).await
+    }
+
     async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
         self.holds.hold(request, now).await
     }

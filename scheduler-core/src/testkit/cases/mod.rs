@@ -131,6 +131,7 @@ pub(super) fn all<S: Store + 'static>() -> Vec<Case<S>> {
         versions::stale_version_changes_nothing,
         versions::current_version_applies,
         versions::concurrent_writes_at_one_version_let_one_through,
+        versions::versioned_listing_matches_version_then_page,
         schedules::put_at_a_stale_version_is_refused,
         schedules::schedule_text_round_trips_exactly,
         schedules::due_is_strictly_before_and_oldest_first,

@@ -143,3 +143,61 @@ pub(super) async fn concurrent_writes_at_one_version_let_one_through<S: Store + 
     assert_eq!(h.reservable_starts(&p).await.len(), 1);
     assert_eq!(h.scheduler.calendar_version(&p).await.unwrap(), 1);
 }
+
+/// The version and page a listing returns together are what the version and
+/// the page read one after the other return, with the store's own primitive.
+pub(super) async fn versioned_listing_matches_version_then_page<S: Store>(h: Harness<S>) {
+    use crate::scheduler::ListQuery;
+
+    let p = h.provider("p");
+    let s = &h.scheduler;
+    let (version, page) = s.list_slots_versioned(&p, ListQuery::all()).await.unwrap();
+    assert_eq!((version, page.items.len()), (0, 0), "an unknown provider");
+    let slots = h
+        .open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 11, 0, 0))
+        .await;
+    h.open(&p, h.day_at(3, 9, 0, 0), h.day_at(3, 10, 0, 0))
+        .await;
+    let c = h.client("c");
+    let held = h.hold(&slots[1].id, &c).await;
+    for query in [
+        ListQuery::all(),
+        ListQuery::all().limit(3),
+        ListQuery::new(Harness::<S>::range(
+            h.day_at(3, 0, 0, 0),
+            h.day_at(4, 0, 0, 0),
+        )),
+    ] {
+        let (version, page) = s.list_slots_versioned(&p, query.clone()).await.unwrap();
+        assert_eq!(version, s.calendar_version(&p).await.unwrap());
+        assert_eq!(page, s.list_slots(&p, query).await.unwrap());
+    }
+    let (version, page) = s
+        .list_slots_versioned(&p, ListQuery::all().limit(3))
+        .await
+        .unwrap();
+    assert_eq!(version, 2, "two windows published");
+    let starts: Vec<_> = page.items.iter().map(|slot| slot.start).collect();
+    assert_eq!(
+        starts,
+        vec![slots[0].start, slots[2].start, slots[3].start],
+        "the held slot is left out"
+    );
+    // At the instant the hold lapses its slot is free again, in both reads.
+    h.set(held.expires_at);
+    let (_, page) = s.list_slots_versioned(&p, ListQuery::all()).await.unwrap();
+    assert_eq!(page.items.len(), 12);
+    assert_eq!(page, s.list_slots(&p, ListQuery::all()).await.unwrap());
+    // A page past the last slot is empty and still carries the version.
+    let after_last = s
+        .list_slots_versioned(
+            &p,
+            ListQuery::new(Harness::<S>::range(
+                h.day_at(9, 0, 0, 0),
+                h.day_at(10, 0, 0, 0),
+            )),
+        )
+        .await
+        .unwrap();
+    assert_eq!((after_last.0, after_last.1.items.len()), (2, 0));
+}
