@@ -145,6 +145,16 @@ impl Store for PostgresStore {
         slots::free(&self.pool, provider, bounds, limit, now).await
     }
 
+    async fn versioned_free_slots(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, Vec<DateTime<Utc>>)> {
+        slots::versioned_free(&self.pool, provider, bounds, limit, now).await
+    }
+
     async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
         hold::hold(&self.pool, request, now).await
     }

@@ -1,12 +1,14 @@
 //! A provider's calendar: adding, listing free and withdrawing slots.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{CalendarWrite, SlotBounds, StoreWithdrawal};
 use scheduler_core::{ProviderId, Result, SlotStart};
 use sqlx::PgPool;
 
 use super::{calendar, decode};
-use crate::row::{check_version, from_seconds, micros, storage};
+use crate::row::{check_version, from_seconds, micros, storage, version};
 
 /// Inserts the whole batch in one statement; the primary key makes a repeat a
 /// no-op, and `RETURNING` yields only the rows that were new.
@@ -46,6 +48,12 @@ const FREE: &str = "
       )
     ORDER BY s.start_s
     LIMIT $5";
+
+/// The calendar's version (NULL before any write) and [`FREE`]'s page as an
+/// array: one statement, so one snapshot and one round trip for both.
+static VERSIONED_FREE: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT (SELECT version FROM calendars WHERE provider_id = $1), ARRAY({FREE})")
+});
 
 const READ_COMMITTED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
@@ -132,6 +140,30 @@ pub(super) async fn free(
         .await
         .map_err(storage)?;
     starts.into_iter().map(from_seconds).collect()
+}
+
+/// The calendar's version and a page of free slots, from one snapshot.
+pub(super) async fn versioned_free(
+    pool: &PgPool,
+    provider: &ProviderId,
+    bounds: SlotBounds,
+    limit: usize,
+    now: DateTime<Utc>,
+) -> Result<(u64, Vec<DateTime<Utc>>)> {
+    let (stored, starts): (Option<i64>, Vec<i64>) = sqlx::query_as(VERSIONED_FREE.as_str())
+        .bind(provider.as_str())
+        .bind(bounds.from.timestamp())
+        .bind(bounds.to.timestamp())
+        .bind(micros(now))
+        .bind(decode::bigint(limit))
+        .fetch_one(pool)
+        .await
+        .map_err(storage)?;
+    let starts = starts
+        .into_iter()
+        .map(from_seconds)
+        .collect::<Result<_>>()?;
+    Ok((version(stored.unwrap_or(0))?, starts))
 }
 
 pub(super) async fn withdraw(
