@@ -80,13 +80,15 @@ impl Grid {
     /// starts (all but the day's last) is built from the start's date and a
     /// new time of day, skipping chrono's general calendar arithmetic.
     pub(crate) fn end_after(&self, start: DateTime<Utc>) -> DateTime<Utc> {
-        let time = start.time();
+        // `naive_utc`, not `time`/`date_naive`: those add the (zero) offset.
+        let naive = start.naive_utc();
+        let time = naive.time();
         let end_secs = i64::from(time.num_seconds_from_midnight()) + self.length;
         if time.nanosecond() == 0
             && end_secs < DAY_SECONDS
             && let Some(end) = NaiveTime::from_num_seconds_from_midnight_opt(end_secs as u32, 0)
         {
-            return start.date_naive().and_time(end).and_utc();
+            return naive.date().and_time(end).and_utc();
         }
         saturating_add(start, self.slot_length())
     }

@@ -1,6 +1,7 @@
 //! The indexed state behind the lock, and each primitive as a plain method on it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -13,6 +14,34 @@ use scheduler_core::{
 
 /// A position in a reservation listing: slot start (epoch seconds), then id.
 type Position = (i64, ReservationId);
+
+/// A map keyed by reservation id, hashed by [`IdHasher`].
+type ById<V> = HashMap<ReservationId, V, BuildHasherDefault<IdHasher>>;
+
+/// Hashes a reservation id by its low 64 bits. Ids are 128 bits that the
+/// scheduler draws from a randomly keyed hash, never chosen by a client, so
+/// they are already spread evenly and need no keyed hash of their own; every
+/// reserve, confirm and listed occupant looks one up.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 ^= n as u64;
+    }
+
+    // Only reached if the id's `Hash` ever writes something other than its
+    // number: fold the bytes in, FNV-1a style, so it still hashes well.
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
 
 /// Everything kept about one provider.
 ///
@@ -53,7 +82,7 @@ impl Calendar {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     calendars: HashMap<ProviderId, Calendar>,
-    reservations: HashMap<ReservationId, Reservation>,
+    reservations: ById<Reservation>,
     keys: HashMap<ClientId, HashMap<IdempotencyKey, ReservationId>>,
     /// Holds still stored as `held`, by expiry: what the sweeper walks.
     holds_by_expiry: BTreeSet<(DateTime<Utc>, ReservationId)>,
@@ -80,7 +109,7 @@ impl Instants {
         let date = match self.last {
             Some((last, date)) if last == day => date,
             _ => {
-                let date = instant(secs).date_naive();
+                let date = instant(secs).naive_utc().date();
                 self.last = Some((day, date));
                 date
             }
@@ -96,7 +125,7 @@ impl Instants {
 
 /// The reservation `occupant` names, if it holds its slot at `now`.
 fn live(
-    reservations: &HashMap<ReservationId, Reservation>,
+    reservations: &ById<Reservation>,
     occupant: Option<ReservationId>,
     now: DateTime<Utc>,
 ) -> Option<&Reservation> {
@@ -349,6 +378,17 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_hash_to_their_low_bits() {
+        use std::hash::{BuildHasher, Hash};
+        let build = BuildHasherDefault::<IdHasher>::default();
+        let id = ReservationId::from_u128((7 << 64) | 42);
+        assert_eq!(build.hash_one(id), 42);
+        let mut bytes = IdHasher::default();
+        [1u8, 2].hash(&mut bytes);
+        assert_ne!(bytes.finish(), 0, "other writes are folded in");
+    }
 
     #[test]
     fn instants_match_chrono_across_days_and_the_epoch() {
