@@ -1,6 +1,6 @@
 //! The UTC slot grid, windows and ranges, and the normalization of availability.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveTime, TimeDelta, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -71,7 +71,26 @@ impl Grid {
 
     /// The end of the slot starting at `start`.
     pub fn end_of(&self, start: SlotStart) -> DateTime<Utc> {
-        saturating_add(start.0, self.slot_length())
+        self.end_after(start.0)
+    }
+
+    /// `start` plus one slot length, saturating at the end of time.
+    ///
+    /// Listings compute one end per slot, so a slot that ends on the day it
+    /// starts (all but the day's last) is built from the start's date and a
+    /// new time of day, skipping chrono's general calendar arithmetic.
+    pub(crate) fn end_after(&self, start: DateTime<Utc>) -> DateTime<Utc> {
+        // `naive_utc`, not `time`/`date_naive`: those add the (zero) offset.
+        let naive = start.naive_utc();
+        let time = naive.time();
+        let end_secs = i64::from(time.num_seconds_from_midnight()) + self.length;
+        if time.nanosecond() == 0
+            && end_secs < DAY_SECONDS
+            && let Some(end) = NaiveTime::from_num_seconds_from_midnight_opt(end_secs as u32, 0)
+        {
+            return naive.date().and_time(end).and_utc();
+        }
+        saturating_add(start, self.slot_length())
     }
 }
 
@@ -347,6 +366,26 @@ mod tests {
         assert_eq!(grid.ceil(just_after).unwrap().instant(), at(9, 30, 0));
         assert_eq!(grid.floor(just_after).unwrap().instant(), at(9, 15, 0));
         assert_eq!(grid.ceil(at(9, 15, 0)).unwrap().instant(), at(9, 15, 0));
+    }
+
+    #[test]
+    fn slot_ends_match_calendar_arithmetic() {
+        let grid = Policy::default().grid();
+        let day = Utc.with_ymd_and_hms(2030, 12, 31, 0, 0, 0).unwrap();
+        // Every start of a year's last day, the one crossing into the next
+        // year included, and a start that is not on a whole second.
+        let starts = (0..96)
+            .map(|i| day + TimeDelta::minutes(15 * i))
+            .chain([at(9, 0, 0) + TimeDelta::nanoseconds(1)]);
+        for start in starts {
+            assert_eq!(
+                grid.end_after(start),
+                start + TimeDelta::minutes(15),
+                "{start}"
+            );
+        }
+        let last = DateTime::<Utc>::MAX_UTC;
+        assert_eq!(grid.end_after(last), last, "saturates at the end of time");
     }
 
     #[test]

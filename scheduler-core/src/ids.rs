@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -35,14 +36,16 @@ macro_rules! user_id {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        // Shared text: ids are copied into every slot, reservation and index
+        // entry that names them, and a clone must not allocate.
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validates `value`: 1-128 characters of ASCII letters, digits and `-_.@:`.
             pub fn new(value: impl Into<String>) -> Result<Self> {
                 let value = value.into();
                 check_user_id($field, &value)?;
-                Ok(Self(value))
+                Ok(Self(Arc::from(value)))
             }
 
             /// The id as text.
@@ -67,7 +70,7 @@ macro_rules! user_id {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.as_ref().to_owned()
             }
         }
 
@@ -186,7 +189,13 @@ pub struct SlotId {
 impl SlotId {
     /// The id of `provider`'s slot starting at `start` (sub-second parts dropped).
     pub fn new(provider: ProviderId, start: DateTime<Utc>) -> Self {
-        let start = DateTime::from_timestamp(start.timestamp(), 0).unwrap_or(start);
+        // Listings make one id per slot: skip the rebuild when there is
+        // nothing to drop, as for every start on the grid.
+        let start = if start.timestamp_subsec_nanos() == 0 {
+            start
+        } else {
+            DateTime::from_timestamp(start.timestamp(), 0).unwrap_or(start)
+        };
         Self { provider, start }
     }
 
@@ -225,10 +234,15 @@ impl FromStr for SlotId {
 
 impl fmt::Display for SlotId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut bytes = Vec::with_capacity(8 + self.provider.as_str().len());
-        bytes.extend_from_slice(&self.start.timestamp().to_be_bytes());
-        bytes.extend_from_slice(self.provider.as_str().as_bytes());
-        f.write_str(&codec::encode(&bytes))
+        // Every listed slot is shown through here: build the bytes on the
+        // stack (a provider id is at most MAX_USER_ID_LEN bytes) and encode
+        // straight into the formatter, allocating nothing.
+        let provider = self.provider.as_str().as_bytes();
+        let mut bytes = [0u8; 8 + MAX_USER_ID_LEN];
+        bytes[..8].copy_from_slice(&self.start.timestamp().to_be_bytes());
+        let len = 8 + provider.len().min(MAX_USER_ID_LEN);
+        bytes[8..len].copy_from_slice(&provider[..len - 8]);
+        codec::encode_to(&bytes[..len], f)
     }
 }
 
@@ -297,7 +311,7 @@ impl FromStr for ReservationId {
 
 impl fmt::Display for ReservationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&codec::encode(&self.0.to_be_bytes()))
+        codec::encode_to(&self.0.to_be_bytes(), f)
     }
 }
 

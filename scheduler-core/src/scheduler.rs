@@ -538,7 +538,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             id: SlotId::new(provider.clone(), start),
             provider_id: provider.clone(),
             start,
-            end: saturating_add(start, self.policy.slot_length()),
+            end: self.policy.grid().end_after(start),
         }
     }
 

@@ -1,9 +1,10 @@
 //! An in-process [`Store`] for [`scheduler_core`]: indexed, lock-based, no I/O.
 //!
-//! Each provider's calendar is an ordered map from slot start to the
-//! reservation occupying it, so listing a page costs `O(log n + page)` however
-//! large the calendar. Holds are indexed by expiry, so a sweep touches only the
-//! holds that are due. One `RwLock` makes every primitive atomic: readers share
+//! Each provider's calendar is an ordered set of slot starts beside an ordered
+//! map from the taken ones to the reservation occupying them, walked in step,
+//! so listing a page costs `O(log n + page)` however large the calendar, and a
+//! free slot costs about 20 bytes. Holds are indexed by expiry, so a sweep
+//! touches only the holds that are due. One `RwLock` makes every primitive atomic: readers share
 //! it, writers take it alone, and no lock is held across an `.await`.
 //!
 //! State lives as long as the store: use `scheduler-sqlx` when holds and

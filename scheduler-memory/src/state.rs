@@ -1,9 +1,10 @@
 //! The indexed state behind the lock, and each primitive as a plain method on it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use scheduler_core::store::{
     CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
 };
@@ -11,24 +12,80 @@ use scheduler_core::{
     ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, ReservationStatus, SlotStart,
 };
 
-/// One provider's slots: start (epoch seconds) to the reservation that last
-/// occupied it, if it may still be live. A stale occupant (an expired hold) is
-/// judged at read time and overwritten by the next hold.
-type Calendar = BTreeMap<i64, Option<ReservationId>>;
-
 /// A position in a reservation listing: slot start (epoch seconds), then id.
 type Position = (i64, ReservationId);
+
+/// A map keyed by reservation id, hashed by [`IdHasher`].
+type ById<V> = HashMap<ReservationId, V, BuildHasherDefault<IdHasher>>;
+
+/// Hashes a reservation id by its low 64 bits. Ids are 128 bits that the
+/// scheduler draws from a randomly keyed hash, never chosen by a client, so
+/// they are already spread evenly and need no keyed hash of their own; every
+/// reserve, confirm and listed occupant looks one up.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.0 ^= n as u64;
+    }
+
+    // Only reached if the id's `Hash` ever writes something other than its
+    // number: fold the bytes in, FNV-1a style, so it still hashes well.
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+/// Everything kept about one provider.
+///
+/// Slots are a bare set of starts (epoch seconds), so a free slot costs only
+/// its key in a B-tree leaf. The reservation that last occupied a slot sits in
+/// a side map that holds taken slots only; its keys are always a subset of
+/// `starts`. A stale occupant (an expired hold) is judged at read time and
+/// overwritten by the next hold.
+#[derive(Debug, Default)]
+struct Calendar {
+    /// The calendar version; 0 until a write changes the set of slots.
+    version: u64,
+    starts: BTreeSet<i64>,
+    occupants: BTreeMap<i64, ReservationId>,
+    /// The provider's reservations, every status, for its listing.
+    reservations: BTreeSet<Position>,
+}
+
+impl Calendar {
+    /// The slots starting in `[from, to)` with their occupant, in order: one
+    /// walk over both maps in step, so a page costs `O(log n + page)`.
+    fn slots(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, Option<ReservationId>)> {
+        let (starts, occupants) = if from < to {
+            (self.starts.range(from..to), self.occupants.range(from..to))
+        } else {
+            (self.starts.range(0..0), self.occupants.range(0..0))
+        };
+        let mut occupants = occupants.peekable();
+        starts.map(move |&start| {
+            // Both walks ascend and every occupant's key is a start, so the
+            // next occupant is never behind the current start.
+            let occupant = occupants.next_if(|&(&at, _)| at == start);
+            (start, occupant.map(|(_, &id)| id))
+        })
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
     calendars: HashMap<ProviderId, Calendar>,
-    /// Each provider's calendar version; absent means 0.
-    versions: HashMap<ProviderId, u64>,
-    reservations: HashMap<ReservationId, Reservation>,
+    reservations: ById<Reservation>,
     keys: HashMap<ClientId, HashMap<IdempotencyKey, ReservationId>>,
     /// Holds still stored as `held`, by expiry: what the sweeper walks.
     holds_by_expiry: BTreeSet<(DateTime<Utc>, ReservationId)>,
-    by_provider: HashMap<ProviderId, BTreeSet<Position>>,
     by_client: HashMap<ClientId, BTreeSet<Position>>,
 }
 
@@ -36,9 +93,60 @@ fn instant(secs: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(secs, 0).expect("slot starts come from valid instants")
 }
 
+const DAY_SECONDS: i64 = 24 * 60 * 60;
+
+/// Turns ascending slot starts into instants, keeping the date of the last
+/// one: a page's starts mostly share a day, and deriving a date from a day
+/// number is the costly part of chrono's conversion.
+#[derive(Debug, Default)]
+struct Instants {
+    last: Option<(i64, NaiveDate)>,
+}
+
+impl Instants {
+    fn at(&mut self, secs: i64) -> DateTime<Utc> {
+        let day = secs.div_euclid(DAY_SECONDS);
+        let date = match self.last {
+            Some((last, date)) if last == day => date,
+            _ => {
+                let date = instant(secs).naive_utc().date();
+                self.last = Some((day, date));
+                date
+            }
+        };
+        // The remainder is under a day, so the time always exists.
+        match NaiveTime::from_num_seconds_from_midnight_opt(secs.rem_euclid(DAY_SECONDS) as u32, 0)
+        {
+            Some(time) => date.and_time(time).and_utc(),
+            None => instant(secs),
+        }
+    }
+}
+
+/// The reservation `occupant` names, if it holds its slot at `now`.
+fn live(
+    reservations: &ById<Reservation>,
+    occupant: Option<ReservationId>,
+    now: DateTime<Utc>,
+) -> Option<&Reservation> {
+    occupant
+        .and_then(|id| reservations.get(&id))
+        .filter(|r| r.is_live_at(now))
+}
+
+/// Clears the slot's occupant if it is still `reservation`.
+fn vacate(calendars: &mut HashMap<ProviderId, Calendar>, reservation: &Reservation) {
+    let start = reservation.start.timestamp();
+    if let Some(calendar) = calendars.get_mut(&reservation.provider_id)
+        && calendar.occupants.get(&start) == Some(&reservation.id)
+    {
+        calendar.occupants.remove(&start);
+    }
+}
+
 impl State {
     pub(crate) fn slot_count(&self) -> usize {
-        self.calendars.values().map(BTreeMap::len).sum()
+        self.calendars.values().map(|c| c.starts.len()).sum()
     }
 
     pub(crate) fn reservation(&self, id: ReservationId) -> Option<&Reservation> {
@@ -54,18 +162,8 @@ impl State {
         self.reservations.get(id)
     }
 
-    fn occupied(
-        &self,
-        occupant: Option<ReservationId>,
-        now: DateTime<Utc>,
-    ) -> Option<&Reservation> {
-        occupant
-            .and_then(|id| self.reservations.get(&id))
-            .filter(|r| r.is_live_at(now))
-    }
-
     pub(crate) fn calendar_version(&self, provider: &ProviderId) -> u64 {
-        self.versions.get(provider).copied().unwrap_or(0)
+        self.calendars.get(provider).map_or(0, |c| c.version)
     }
 
     /// Counts a change of the provider's stored schedule; returns the new version.
@@ -84,16 +182,6 @@ impl State {
         }
     }
 
-    /// Bumps the version if the write changed anything, and reports it.
-    fn written<T>(&mut self, provider: &ProviderId, changed: bool, outcome: T) -> CalendarWrite<T> {
-        let version = self.versions.entry(provider.clone()).or_insert(0);
-        *version += u64::from(changed);
-        CalendarWrite::Applied {
-            outcome,
-            version: *version,
-        }
-    }
-
     pub(crate) fn add_slots(
         &mut self,
         provider: &ProviderId,
@@ -106,14 +194,15 @@ impl State {
         let calendar = self.calendars.entry(provider.clone()).or_default();
         let mut added = Vec::new();
         for start in starts {
-            if let std::collections::btree_map::Entry::Vacant(slot) =
-                calendar.entry(start.timestamp())
-            {
-                slot.insert(None);
+            if calendar.starts.insert(start.timestamp()) {
                 added.push(start.instant());
             }
         }
-        self.written(provider, !added.is_empty(), added)
+        calendar.version += u64::from(!added.is_empty());
+        CalendarWrite::Applied {
+            outcome: added,
+            version: calendar.version,
+        }
     }
 
     pub(crate) fn withdraw_slots(
@@ -126,25 +215,31 @@ impl State {
         if let Err(current) = self.check_version(provider, expected) {
             return CalendarWrite::VersionMismatch { current };
         }
+        let Some(calendar) = self.calendars.get_mut(provider) else {
+            return CalendarWrite::Applied {
+                outcome: StoreWithdrawal::default(),
+                version: 0,
+            };
+        };
         let mut outcome = StoreWithdrawal::default();
         let mut free = Vec::new();
-        if let Some(calendar) = self.calendars.get(provider) {
-            for (&start, &occupant) in
-                calendar.range(bounds.from.timestamp()..bounds.to.timestamp())
-            {
-                match self.occupied(occupant, now) {
-                    Some(reservation) => outcome.conflicts.push(reservation.clone()),
-                    None => free.push(start),
-                }
+        for (start, occupant) in calendar.slots(bounds.from.timestamp(), bounds.to.timestamp()) {
+            match live(&self.reservations, occupant, now) {
+                Some(reservation) => outcome.conflicts.push(reservation.clone()),
+                None => free.push(start),
             }
         }
-        if let Some(calendar) = self.calendars.get_mut(provider) {
-            for &start in &free {
-                calendar.remove(&start);
-                outcome.removed.push(instant(start));
-            }
+        for &start in &free {
+            calendar.starts.remove(&start);
+            // A stale occupant goes with its slot: occupants name only slots.
+            calendar.occupants.remove(&start);
+            outcome.removed.push(instant(start));
         }
-        self.written(provider, !free.is_empty(), outcome)
+        calendar.version += u64::from(!free.is_empty());
+        CalendarWrite::Applied {
+            outcome,
+            version: calendar.version,
+        }
     }
 
     pub(crate) fn free_slots(
@@ -157,12 +252,17 @@ impl State {
         let Some(calendar) = self.calendars.get(provider) else {
             return Vec::new();
         };
-        calendar
-            .range(bounds.from.timestamp()..bounds.to.timestamp())
-            .filter(|&(_, &occupant)| self.occupied(occupant, now).is_none())
-            .take(limit)
-            .map(|(&start, _)| instant(start))
-            .collect()
+        // A page is small and bounded by the policy: reserve it at once.
+        let mut free = Vec::with_capacity(limit.min(1024));
+        let mut instants = Instants::default();
+        free.extend(
+            calendar
+                .slots(bounds.from.timestamp(), bounds.to.timestamp())
+                .filter(|&(_, occupant)| live(&self.reservations, occupant, now).is_none())
+                .take(limit)
+                .map(|(start, _)| instants.at(start)),
+        );
+        free
     }
 
     pub(crate) fn hold(&mut self, request: HoldRequest<'_>, now: DateTime<Utc>) -> HoldOutcome {
@@ -173,24 +273,19 @@ impl State {
             return HoldOutcome::KeyUsed(original.clone());
         }
         let start = request.slot.timestamp();
-        let Some(&occupant) = self
-            .calendars
-            .get(&new.provider_id)
-            .and_then(|c| c.get(&start))
-        else {
+        let Some(calendar) = self.calendars.get_mut(&new.provider_id) else {
             return HoldOutcome::NoSuchSlot;
         };
-        if self.occupied(occupant, now).is_some() {
+        if !calendar.starts.contains(&start) {
+            return HoldOutcome::NoSuchSlot;
+        }
+        let occupant = calendar.occupants.get(&start).copied();
+        if live(&self.reservations, occupant, now).is_some() {
             return HoldOutcome::SlotTaken;
         }
         let id = new.id;
-        if let Some(slot) = self
-            .calendars
-            .get_mut(&new.provider_id)
-            .and_then(|c| c.get_mut(&start))
-        {
-            *slot = Some(id);
-        }
+        calendar.occupants.insert(start, id);
+        calendar.reservations.insert((start, id));
         if let Some(key) = request.key {
             self.keys
                 .entry(new.client_id.clone())
@@ -198,10 +293,6 @@ impl State {
                 .insert(key.clone(), id);
         }
         self.holds_by_expiry.insert((new.expires_at, id));
-        self.by_provider
-            .entry(new.provider_id.clone())
-            .or_default()
-            .insert((start, id));
         self.by_client
             .entry(new.client_id.clone())
             .or_default()
@@ -230,41 +321,24 @@ impl State {
             self.holds_by_expiry.remove(&(reservation.expires_at, id));
         }
         reservation.status = ReservationStatus::Cancelled;
-        let cancelled = reservation.clone();
-        self.vacate(&cancelled);
-        Some(cancelled)
+        vacate(&mut self.calendars, reservation);
+        Some(reservation.clone())
     }
 
     pub(crate) fn expire_due(&mut self, now: DateTime<Utc>, batch: usize) -> u64 {
-        let due: Vec<_> = self
-            .holds_by_expiry
-            .iter()
-            .take_while(|(expires_at, _)| *expires_at <= now)
-            .take(batch)
-            .copied()
-            .collect();
-        for entry in &due {
-            self.holds_by_expiry.remove(entry);
-            if let Some(reservation) = self.reservations.get_mut(&entry.1) {
-                reservation.status = ReservationStatus::Expired;
-                let expired = reservation.clone();
-                self.vacate(&expired);
-            }
-        }
-        due.len() as u64
-    }
-
-    /// Clears the slot's occupant if it is still this reservation.
-    fn vacate(&mut self, reservation: &Reservation) {
-        let slot = self
-            .calendars
-            .get_mut(&reservation.provider_id)
-            .and_then(|c| c.get_mut(&reservation.start.timestamp()));
-        if let Some(occupant) = slot
-            && *occupant == Some(reservation.id)
+        let mut expired = 0;
+        while expired < batch as u64
+            && let Some(&(expires_at, id)) = self.holds_by_expiry.first()
+            && expires_at <= now
         {
-            *occupant = None;
+            self.holds_by_expiry.pop_first();
+            if let Some(reservation) = self.reservations.get_mut(&id) {
+                reservation.status = ReservationStatus::Expired;
+                vacate(&mut self.calendars, reservation);
+            }
+            expired += 1;
         }
+        expired
     }
 
     pub(crate) fn provider_reservations(
@@ -272,7 +346,7 @@ impl State {
         provider: &ProviderId,
         page: ReservationPage,
     ) -> Vec<Reservation> {
-        self.page(self.by_provider.get(provider), page)
+        self.page(self.calendars.get(provider).map(|c| &c.reservations), page)
     }
 
     pub(crate) fn client_reservations(
@@ -305,5 +379,34 @@ impl State {
             .take(page.limit)
             .filter_map(|(_, id)| self.reservations.get(id).cloned())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_hash_to_their_low_bits() {
+        use std::hash::{BuildHasher, Hash};
+        let build = BuildHasherDefault::<IdHasher>::default();
+        let id = ReservationId::from_u128((7 << 64) | 42);
+        assert_eq!(build.hash_one(id), 42);
+        let mut bytes = IdHasher::default();
+        [1u8, 2].hash(&mut bytes);
+        assert_ne!(bytes.finish(), 0, "other writes are folded in");
+    }
+
+    #[test]
+    fn instants_match_chrono_across_days_and_the_epoch() {
+        let mut instants = Instants::default();
+        // Quarter hours from two days before the epoch to two days after,
+        // then a jump far ahead and one back into the same day.
+        let starts = (-192..192)
+            .map(|i| i * 900)
+            .chain([1_900_000_800, 1_900_001_700, -900]);
+        for secs in starts {
+            assert_eq!(instants.at(secs), instant(secs), "{secs}");
+        }
     }
 }

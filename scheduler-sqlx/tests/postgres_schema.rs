@@ -210,3 +210,72 @@ async fn the_free_slot_listing_walks_the_primary_key() {
     );
     assert!(!plan.contains("Seq Scan"), "no sequential scan:\n{plan}");
 }
+
+/// The sweep's plan on a table of 100,000 held rows, for the sweeper's
+/// default batch and for a batch of 10,000: it must pick the batch from
+/// `reservations_held_by_expiry` and reach each row through the primary key,
+/// never scan every held row per batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_reads_only_the_batch_it_expires() {
+    let Some(db) = TestDb::connect().await else {
+        return;
+    };
+    let schema = db.schema().await;
+    let pool = db.pool(&schema, 1).await;
+    let first = bookable().timestamp();
+    let fill = format!(
+        "INSERT INTO {schema}.reservations
+            (id, provider_id, client_id, start_s, end_s, status,
+             created_us, expires_us, confirmed_us)
+         SELECT decode(lpad(to_hex(n), 32, '0'), 'hex'), 'p' || (n % 6), 'c' || n,
+                {first} + 900 * (n / 6), {first} + 900 * (n / 6 + 1),
+                'held', 0, 1 + n, NULL
+         FROM generate_series(0, 99999) n;
+         ANALYZE {schema}.reservations;"
+    );
+    sqlx::raw_sql(AssertSqlSafe(fill))
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    let clock = ManualClock::new(epoch());
+    let scheduler = scheduler(PostgresStore::from_pool(pool.clone()), &clock);
+    let batch = scheduler_core::SweeperConfig::default().batch;
+    assert_eq!(scheduler.expire_due(batch).await.unwrap(), batch as u64);
+
+    let sent: String = sqlx::query_scalar(
+        "SELECT query FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'",
+    )
+    .bind(&schema)
+    .fetch_one(db.admin())
+    .await
+    .unwrap();
+    assert!(sent.contains("'expired'"), "the sweep statement: {sent}");
+
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(format!("PREPARE sweep AS {sent}")))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    for limit in [batch, 10_000] {
+        let explain = format!(
+            "EXPLAIN EXECUTE sweep({}, {limit})",
+            epoch().timestamp_micros()
+        );
+        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(explain))
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        eprintln!("{plan}");
+        assert!(
+            plan.contains("using reservations_held_by_expiry"),
+            "the batch must come from the expiry index:\n{plan}"
+        );
+        assert!(
+            plan.contains("using reservations_pkey"),
+            "each row must be reached through the primary key:\n{plan}"
+        );
+        assert!(!plan.contains("Seq Scan"), "no sequential scan:\n{plan}");
+    }
+}

@@ -41,15 +41,24 @@ const CANCEL: &str = concat!(
 /// Due holds, soonest first, through `reservations_held_by_expiry`.
 /// `SKIP LOCKED` lets sweepers in many processes share the work without
 /// waiting on each other; a row some writer holds is left for the next sweep.
+///
+/// The batch's ids are collected once (an init plan) and the rows are then
+/// reached through the primary key, so each call reads only the rows it
+/// expires, whatever the table's size or statistics. Written as
+/// `id IN (subquery)`, or as a join with a CTE, the planner chose to hash
+/// the batch and scan every held row of the table, on every call.
+/// The rows the subquery picks stay locked until the update, so they are
+/// still held when it changes them.
 const EXPIRE_DUE: &str = "
     UPDATE reservations SET status = 'expired'
-    WHERE status = 'held' AND id IN (
+    WHERE id = ANY(ARRAY(
         SELECT id FROM reservations
         WHERE status = 'held' AND expires_us <= $1
         ORDER BY expires_us
         LIMIT $2
         FOR UPDATE SKIP LOCKED
-    )";
+    ))
+    AND status = 'held'";
 
 pub(super) async fn by_id(pool: &PgPool, id: ReservationId) -> Result<Option<Reservation>> {
     let row = sqlx::query(BY_ID)
