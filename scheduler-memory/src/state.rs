@@ -52,7 +52,8 @@ impl Hasher for IdHasher {
 /// overwritten by the next hold.
 #[derive(Debug, Default)]
 struct Calendar {
-    /// The calendar version; 0 until a write changes the set of slots.
+    /// The calendar version; 0 until a write changes the set of slots or the
+    /// stored schedule.
     version: u64,
     starts: BTreeSet<i64>,
     occupants: BTreeMap<i64, ReservationId>,
@@ -168,9 +169,9 @@ impl State {
 
     /// Counts a change of the provider's stored schedule; returns the new version.
     pub(crate) fn bump_version(&mut self, provider: &ProviderId) -> u64 {
-        let version = self.versions.entry(provider.clone()).or_insert(0);
-        *version += 1;
-        *version
+        let calendar = self.calendars.entry(provider.clone()).or_default();
+        calendar.version += 1;
+        calendar.version
     }
 
     /// The version check every calendar write starts with.
@@ -282,6 +283,15 @@ impl State {
         let occupant = calendar.occupants.get(&start).copied();
         if live(&self.reservations, occupant, now).is_some() {
             return HoldOutcome::SlotTaken;
+        }
+        // The occupant, if any, is a hold that lapsed unswept: retire it now,
+        // as the SQL stores do in the same statement, so that it can never
+        // read as live beside the new hold (not even to a clock set back).
+        if let Some(lapsed) = occupant.and_then(|old| self.reservations.get_mut(&old))
+            && lapsed.status == ReservationStatus::Held
+        {
+            lapsed.status = ReservationStatus::Expired;
+            self.holds_by_expiry.remove(&(lapsed.expires_at, lapsed.id));
         }
         let id = new.id;
         calendar.occupants.insert(start, id);

@@ -395,9 +395,12 @@ impl World {
                 let result = s.reserve(&slot, &client(*c), key.as_ref()).await;
                 judge(op, &result)?;
                 if let Ok(held) = result {
-                    let fresh = held.created_at == now;
+                    // A repeat of a used key returns its original, which may
+                    // date from this same instant and be cancelled by now.
+                    let fresh = !self.reservations.contains(&held.id);
                     if fresh
                         && (held.status != ReservationStatus::Held
+                            || held.created_at != now
                             || held.expires_at != saturating(now, policy.hold_ttl()))
                     {
                         return Err(fail(format!("{op:?}: a new hold reads {held:?} at {now}")));

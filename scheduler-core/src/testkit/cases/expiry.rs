@@ -130,3 +130,26 @@ pub(super) async fn sweeping_a_replaced_hold_keeps_the_new_one<S: Store>(h: Harn
         .await
         .expect("the new hold confirms");
 }
+
+/// A hold displaced by a new one is stored expired at once, not left for the
+/// sweeper: were the clock then set back before its expiry (a system clock
+/// stepped back), it must not read as live beside the new hold.
+pub(super) async fn a_displaced_hold_is_stored_expired_at_once<S: Store>(h: Harness<S>) {
+    let p = h.provider("p");
+    let (c, other) = (h.client("c"), h.client("other"));
+    let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
+    let old = h.hold(&slot, &c).await;
+    h.set(old.expires_at);
+    let new = h.hold(&slot, &other).await;
+    assert_eq!(stored(&h, old.id).await, ReservationStatus::Expired);
+    // Back to a microsecond before the old hold's expiry.
+    h.set(old.expires_at - TimeDelta::microseconds(1));
+    let now = h.now();
+    let store = h.scheduler.store();
+    let read = |id| async move { store.reservation(id).await.expect("read").expect("stored") };
+    assert!(
+        !read(old.id).await.is_live_at(now),
+        "the displaced hold is not live"
+    );
+    assert!(read(new.id).await.is_live_at(now), "the new hold is");
+}
