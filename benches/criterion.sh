@@ -36,7 +36,7 @@ for ((run = 1; run <= RUNS; run++)); do
         rm -rf "$TARGET_DIR/criterion"
         (cd "$ROOT" && cargo bench -q -p scheduler-benches --bench "$bench") \
             >"$WORK/$bench.$run.out" 2>&1 || { cat "$WORK/$bench.$run.out" >&2; exit 1; }
-        grep -E '^(SKIPPED|FOOTPRINT)' "$WORK/$bench.$run.out" >&2 || true
+        grep -E '^SKIPPED|B/slot' "$WORK/$bench.$run.out" >&2 || true
         python3 "$HERE/criterion_table.py" collect "$TARGET_DIR/criterion" "$WORK/$bench.$run.out" >>"$WORK/results.tsv"
     done
 done

@@ -4,15 +4,18 @@
     python3 criterion_table.py table results.tsv
 
 `collect` reads every benchmark's median time (nanoseconds) from criterion's
-`new/estimates.json` files, and every `FOOTPRINT <name> <bytes per slot>`
-line the footprint bench printed. `table` prints the median over the runs of
+`new/estimates.json` files, and every `<name> ... <bytes> B/slot` line the
+footprint bench printed (heap bytes per stored slot). `table` prints the median over the runs of
 each, beside its target.
 """
 
 import json
 import pathlib
+import re
 import statistics
 import sys
+
+FOOTPRINT_LINE = re.compile(r"^(\S+)\s.*?([\d.]+) B/slot")
 
 # name -> (limit, unit). Times in nanoseconds, footprints in bytes per slot.
 TARGETS = {
@@ -33,9 +36,9 @@ def collect(criterion_dir, output):
         estimates = json.loads((bench.parent / "estimates.json").read_text())
         print(f"{name}\tns\t{estimates['median']['point_estimate']}")
     for line in open(output):
-        if line.startswith("FOOTPRINT "):
-            _, name, per_slot = line.split()
-            print(f"{name}\tB/slot\t{per_slot}")
+        found = FOOTPRINT_LINE.match(line)
+        if found:
+            print(f"{found.group(1)}\tB/slot\t{found.group(2)}")
 
 
 def show(value, unit):
