@@ -284,14 +284,19 @@ impl State {
         if live(&self.reservations, occupant, now).is_some() {
             return HoldOutcome::SlotTaken;
         }
-        // The occupant, if any, is a hold that lapsed unswept: retire it now,
-        // as the SQL stores do in the same statement, so that it can never
-        // read as live beside the new hold (not even to a clock set back).
-        if let Some(lapsed) = occupant.and_then(|old| self.reservations.get_mut(&old))
-            && lapsed.status == ReservationStatus::Held
-        {
-            lapsed.status = ReservationStatus::Expired;
-            self.holds_by_expiry.remove(&(lapsed.expires_at, lapsed.id));
+        // Any hold still stored on this slot lapsed unswept (the occupant's,
+        // or one whose slot was withdrawn and published again): retire it
+        // now, as the SQL stores do in the same statement, so that it can
+        // never read as live beside the new hold, not even to a clock set back.
+        let on_slot =
+            (start, ReservationId::from_u128(0))..=(start, ReservationId::from_u128(u128::MAX));
+        for &(_, old) in calendar.reservations.range(on_slot) {
+            if let Some(lapsed) = self.reservations.get_mut(&old)
+                && lapsed.status == ReservationStatus::Held
+            {
+                lapsed.status = ReservationStatus::Expired;
+                self.holds_by_expiry.remove(&(lapsed.expires_at, old));
+            }
         }
         let id = new.id;
         calendar.occupants.insert(start, id);

@@ -153,3 +153,30 @@ pub(super) async fn a_displaced_hold_is_stored_expired_at_once<S: Store>(h: Harn
     );
     assert!(read(new.id).await.is_live_at(now), "the new hold is");
 }
+
+/// The same when the lapsed hold's slot was withdrawn and published again
+/// before the new hold: the slot is new, the old hold on it is still retired.
+pub(super) async fn a_hold_on_a_republished_slot_retires_the_lapsed_one<S: Store>(h: Harness<S>) {
+    let p = h.provider("p");
+    let (c, other) = (h.client("c"), h.client("other"));
+    let at = h.day_at(2, 9, 0, 0);
+    let slot = h.open_slot(&p, at).await;
+    let old = h.hold(&slot, &c).await;
+    h.set(old.expires_at);
+    let range = Harness::<S>::range(at, h.day_at(2, 10, 0, 0));
+    let withdrawn = h.scheduler.withdraw_availability(&p, range).await.unwrap();
+    assert_eq!(
+        withdrawn.removed.len(),
+        1,
+        "a lapsed hold does not keep its slot"
+    );
+    h.open_slot(&p, at).await;
+    let new = h.hold(&slot, &other).await;
+    assert_eq!(stored(&h, old.id).await, ReservationStatus::Expired);
+    h.set(old.expires_at - TimeDelta::microseconds(1));
+    let now = h.now();
+    let store = h.scheduler.store();
+    let read = |id| async move { store.reservation(id).await.expect("read").expect("stored") };
+    assert!(!read(old.id).await.is_live_at(now));
+    assert!(read(new.id).await.is_live_at(now));
+}

@@ -111,6 +111,7 @@ pub(super) fn all<S: Store + 'static>() -> Vec<Case<S>> {
         expiry::swept_hold_is_stored_expired_and_its_slot_free,
         expiry::sweeping_a_replaced_hold_keeps_the_new_one,
         expiry::a_displaced_hold_is_stored_expired_at_once,
+        expiry::a_hold_on_a_republished_slot_retires_the_lapsed_one,
         withdraw::withdraw_removes_free_slots_and_reports_conflicts,
         withdraw::expired_hold_is_not_a_conflict,
         withdraw::booking_survives_withdrawal,
