@@ -56,7 +56,9 @@ pub mod testkit;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, Result};
 pub use grid::{Grid, SlotSpan, SlotStart, TimeRange, Window, normalize};
-pub use ids::{ClientId, IdempotencyKey, MAX_USER_ID_LEN, ProviderId, ReservationId, SlotId};
+pub use ids::{
+    ClientId, FeedTokenId, IdempotencyKey, MAX_USER_ID_LEN, ProviderId, ReservationId, SlotId,
+};
 pub use model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
 pub use policy::{Policy, PolicyBuilder};
 #[cfg(feature = "tz")]

@@ -13,6 +13,7 @@ use crate::store::{
     CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store, StoreWithdrawal,
 };
 
+mod feeds;
 #[cfg(feature = "tz")]
 mod materialize;
 #[cfg(feature = "tz")]

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 use crate::grid::SlotStart;
-use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId};
+use crate::ids::{ClientId, FeedTokenId, IdempotencyKey, ProviderId, ReservationId};
 use crate::model::Reservation;
 
 /// A half-open span of slot starts `[from, to)`, both on the grid.
@@ -98,6 +98,26 @@ pub struct StoredSchedule {
     pub json: String,
     /// The schedule's slots are published for every slot ending by this instant.
     pub through: DateTime<Utc>,
+}
+
+/// A calendar-feed token as a store keeps it.
+///
+/// A feed token lets a calendar application read one provider's bookings feed
+/// without a bearer token. The store keeps only a digest of the token's
+/// secret, computed by the caller; it compares nothing and never sees the
+/// secret itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedToken {
+    /// The token's public id: how it is found, listed and revoked.
+    pub id: FeedTokenId,
+    /// The provider whose feed the token opens, and nothing else.
+    pub provider: ProviderId,
+    /// A digest of the token's secret, as the caller computed it.
+    pub digest: String,
+    /// When the token was issued.
+    pub created_at: DateTime<Utc>,
+    /// When the token was revoked; `None` while it is valid.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Persistent state of slots and reservations, as atomic primitives.
@@ -255,6 +275,28 @@ pub trait Store: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<bool>;
+
+    /// Stores a new feed token. Returns `false`, storing nothing, if a token
+    /// with the same id is stored already (whoever its provider).
+    async fn put_feed_token(&self, token: &FeedToken) -> Result<bool>;
+
+    /// The feed token with this id, revoked or not, if any.
+    async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>>;
+
+    /// Every feed token of `provider`, revoked ones included, ordered by
+    /// `created_at` and then id.
+    async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>>;
+
+    /// In one atomic step: if `provider` has a token with this id, marks it
+    /// revoked at `now` unless it already was, and returns it as stored
+    /// after; `None` if `provider` has no such token. Revoking twice keeps
+    /// the first instant.
+    async fn revoke_feed_token(
+        &self,
+        provider: &ProviderId,
+        id: &FeedTokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FeedToken>>;
 }
 
 /// Forwards every primitive to the store behind a smart pointer, so a
@@ -316,6 +358,18 @@ macro_rules! forward_store {
             }
             async fn advance_schedule(&self, provider: &ProviderId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<bool> {
                 (**self).advance_schedule(provider, from, to).await
+            }
+            async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
+                (**self).put_feed_token(token).await
+            }
+            async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
+                (**self).feed_token(id).await
+            }
+            async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
+                (**self).feed_tokens(provider).await
+            }
+            async fn revoke_feed_token(&self, provider: &ProviderId, id: &FeedTokenId, now: DateTime<Utc>) -> Result<Option<FeedToken>> {
+                (**self).revoke_feed_token(provider, id, now).await
             }
         }
     )*};

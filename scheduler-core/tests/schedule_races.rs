@@ -12,12 +12,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc, Weekday};
 use scheduler_core::store::{
-    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
-    StoredSchedule,
+    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds,
+    StoreWithdrawal, StoredSchedule,
 };
 use scheduler_core::{
-    ClientId, IdempotencyKey, ManualClock, Policy, ProviderId, Reservation, ReservationId, Result,
-    Scheduler, SlotStart, Store, WeeklySchedule,
+    ClientId, FeedTokenId, IdempotencyKey, ManualClock, Policy, ProviderId, Reservation,
+    ReservationId, Result, Scheduler, SlotStart, Store, WeeklySchedule,
 };
 use scheduler_memory::MemoryStore;
 
@@ -188,6 +188,27 @@ impl Store for Racing {
         to: DateTime<Utc>,
     ) -> Result<bool> {
         self.inner.advance_schedule(provider, from, to).await
+    }
+
+    async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
+        self.inner.put_feed_token(token).await
+    }
+
+    async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
+        self.inner.feed_token(id).await
+    }
+
+    async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
+        self.inner.feed_tokens(provider).await
+    }
+
+    async fn revoke_feed_token(
+        &self,
+        provider: &ProviderId,
+        id: &FeedTokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FeedToken>> {
+        self.inner.revoke_feed_token(provider, id, now).await
     }
 }
 

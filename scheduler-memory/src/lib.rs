@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod feeds;
 mod schedules;
 mod state;
 
@@ -39,13 +40,15 @@ use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockW
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
-    StoredSchedule,
+    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds,
+    StoreWithdrawal, StoredSchedule,
 };
 use scheduler_core::{
-    ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart, Store,
+    ClientId, FeedTokenId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result,
+    SlotStart, Store,
 };
 
+use feeds::FeedTokens;
 use schedules::Schedules;
 use state::State;
 
@@ -55,6 +58,8 @@ pub struct MemoryStore {
     state: RwLock<State>,
     /// Taken after `state` when both are needed, never before it.
     schedules: Mutex<Schedules>,
+    /// Independent of the other two locks: never held with either.
+    feed_tokens: Mutex<FeedTokens>,
 }
 
 impl MemoryStore {
@@ -81,6 +86,12 @@ impl MemoryStore {
 
     fn schedules(&self) -> MutexGuard<'_, Schedules> {
         self.schedules
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn token_index(&self) -> MutexGuard<'_, FeedTokens> {
+        self.feed_tokens
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
@@ -219,5 +230,26 @@ impl Store for MemoryStore {
         to: DateTime<Utc>,
     ) -> Result<bool> {
         Ok(self.schedules().advance(provider, from, to))
+    }
+
+    async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
+        Ok(self.token_index().put(token))
+    }
+
+    async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
+        Ok(self.token_index().get(id).cloned())
+    }
+
+    async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
+        Ok(self.token_index().of(provider))
+    }
+
+    async fn revoke_feed_token(
+        &self,
+        provider: &ProviderId,
+        id: &FeedTokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FeedToken>> {
+        Ok(self.token_index().revoke(provider, id, now))
     }
 }

@@ -10,13 +10,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use scheduler_core::store::{
-    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
-    StoredSchedule,
+    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds,
+    StoreWithdrawal, StoredSchedule,
 };
 use scheduler_core::{
-    ClientId, Error, IdempotencyKey, ListQuery, ManualClock, Policy, ProviderId, Reservation,
-    ReservationId, ReservationStatus, Result, Scheduler, SlotStart, Store, SweepReport,
-    SweeperConfig, Window, spawn_sweeper,
+    ClientId, Error, FeedTokenId, IdempotencyKey, ListQuery, ManualClock, Policy, ProviderId,
+    Reservation, ReservationId, ReservationStatus, Result, Scheduler, SlotStart, Store,
+    SweepReport, SweeperConfig, Window, spawn_sweeper,
 };
 use scheduler_memory::MemoryStore;
 use tokio::sync::oneshot;
@@ -158,6 +158,27 @@ impl Store for FlakyStore {
         to: DateTime<Utc>,
     ) -> Result<bool> {
         self.inner.advance_schedule(provider, from, to).await
+    }
+
+    async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
+        self.inner.put_feed_token(token).await
+    }
+
+    async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
+        self.inner.feed_token(id).await
+    }
+
+    async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
+        self.inner.feed_tokens(provider).await
+    }
+
+    async fn revoke_feed_token(
+        &self,
+        provider: &ProviderId,
+        id: &FeedTokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FeedToken>> {
+        self.inner.revoke_feed_token(provider, id, now).await
     }
 }
 

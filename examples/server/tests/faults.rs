@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
-    StoredSchedule,
+    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds,
+    StoreWithdrawal, StoredSchedule,
 };
 use scheduler_core::{
-    ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
-    Store,
+    ClientId, Error, FeedTokenId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result,
+    SlotStart, Store,
 };
 
 /// How every call of a [`FaultyStore`] goes wrong.
@@ -130,6 +130,23 @@ impl Store for FaultyStore {
         _: DateTime<Utc>,
         _: DateTime<Utc>,
     ) -> Result<bool> {
+        self.fault().await
+    }
+    async fn put_feed_token(&self, _: &FeedToken) -> Result<bool> {
+        self.fault().await
+    }
+    async fn feed_token(&self, _: &FeedTokenId) -> Result<Option<FeedToken>> {
+        self.fault().await
+    }
+    async fn feed_tokens(&self, _: &ProviderId) -> Result<Vec<FeedToken>> {
+        self.fault().await
+    }
+    async fn revoke_feed_token(
+        &self,
+        _: &ProviderId,
+        _: &FeedTokenId,
+        _: DateTime<Utc>,
+    ) -> Result<Option<FeedToken>> {
         self.fault().await
     }
 }

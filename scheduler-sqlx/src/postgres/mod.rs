@@ -7,12 +7,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
-    StoredSchedule,
+    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds,
+    StoreWithdrawal, StoredSchedule,
 };
 use scheduler_core::{
-    ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
-    Store,
+    ClientId, Error, FeedTokenId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result,
+    SlotStart, Store,
 };
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -28,6 +28,7 @@ macro_rules! reservation_columns {
 
 mod calendar;
 mod decode;
+mod feed_tokens;
 mod hold;
 mod lifecycle;
 mod listing;
@@ -232,5 +233,26 @@ impl Store for PostgresStore {
         to: DateTime<Utc>,
     ) -> Result<bool> {
         schedules::advance(&self.pool, provider, from, to).await
+    }
+
+    async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
+        feed_tokens::put(&self.pool, token).await
+    }
+
+    async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
+        feed_tokens::get(&self.pool, id).await
+    }
+
+    async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
+        feed_tokens::of(&self.pool, provider).await
+    }
+
+    async fn revoke_feed_token(
+        &self,
+        provider: &ProviderId,
+        id: &FeedTokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FeedToken>> {
+        feed_tokens::revoke(&self.pool, provider, id, now).await
     }
 }

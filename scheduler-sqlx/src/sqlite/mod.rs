@@ -2,6 +2,7 @@
 
 mod calendar;
 mod connect;
+mod feed_tokens;
 mod group_commit;
 mod hold;
 mod lifecycle;
@@ -17,11 +18,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store, StoreWithdrawal,
-    StoredSchedule,
+    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store,
+    StoreWithdrawal, StoredSchedule,
 };
 use scheduler_core::{
-    ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
+    ClientId, Error, FeedTokenId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result,
+    SlotStart,
 };
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
@@ -309,5 +311,26 @@ impl Store for SqliteStore {
         to: DateTime<Utc>,
     ) -> Result<bool> {
         schedules::advance(&self.writer, provider, from, to).await
+    }
+
+    async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
+        feed_tokens::put(&self.writer, token).await
+    }
+
+    async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
+        feed_tokens::get(&self.reader, id).await
+    }
+
+    async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
+        feed_tokens::of(&self.reader, provider).await
+    }
+
+    async fn revoke_feed_token(
+        &self,
+        provider: &ProviderId,
+        id: &FeedTokenId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<FeedToken>> {
+        feed_tokens::revoke(&self.writer, provider, id, now).await
     }
 }

@@ -21,6 +21,7 @@ mod cancel;
 mod concurrency;
 mod confirm;
 mod expiry;
+mod feeds;
 mod idempotency;
 mod listing;
 mod reservations;
@@ -140,6 +141,11 @@ pub(super) fn all<S: Store + 'static>() -> Vec<Case<S>> {
         schedules::advance_from_a_stale_through_is_refused,
         schedules::concurrent_advances_from_one_through_let_one_through,
         schedules::delete_forgets_the_schedule_and_keeps_the_slots,
+        feeds::issued_token_is_checked_by_provider_and_digest,
+        feeds::a_token_id_is_issued_once,
+        feeds::tokens_list_oldest_first_per_provider,
+        feeds::revoked_token_stops_working_and_keeps_its_first_instant,
+        feeds::concurrent_issues_of_one_id_store_one,
     ];
     // Reading a stored schedule back needs the time-zone support.
     #[cfg(feature = "tz")]
