@@ -151,3 +151,79 @@ async fn time_comes_from_the_caller_not_the_server() {
     assert_eq!(confirmed.status, ReservationStatus::Confirmed);
     assert_eq!(scheduler.expire_due(100).await.unwrap(), 0);
 }
+
+/// A batch of 1,000 or more is swept by two statements at once; with several
+/// sweepers racing besides, every due hold is still expired exactly once,
+/// counted once, and no hold that is not due is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn split_sweeps_racing_expire_each_due_hold_once() {
+    let Some(db) = TestDb::connect().await else {
+        return;
+    };
+    let (store, schema) = db.store(8).await;
+    let clock = ManualClock::new(epoch());
+    let now_us = epoch().timestamp_micros();
+    let first = bookable().timestamp();
+    // 5,000 holds; the even ones lapsed at `now` exactly, the odd ones a
+    // microsecond later.
+    let fill = format!(
+        "INSERT INTO {schema}.reservations
+            (id, provider_id, client_id, start_s, end_s, status,
+             created_us, expires_us, confirmed_us)
+         SELECT decode(lpad(to_hex(n), 32, '0'), 'hex'), 'p' || (n % 5), 'c' || n,
+                {first} + 900 * (n / 5), {first} + 900 * (n / 5 + 1),
+                'held', 0, {now_us} + n % 2, NULL
+         FROM generate_series(0, 4999) n"
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(fill))
+        .execute(db.admin())
+        .await
+        .unwrap();
+    let scheduler = std::sync::Arc::new(scheduler(store, &clock));
+    let sweepers: Vec<_> = (0..3)
+        .map(|_| {
+            let scheduler = std::sync::Arc::clone(&scheduler);
+            tokio::spawn(async move {
+                let mut expired = 0;
+                loop {
+                    match scheduler.expire_due(1_000).await.unwrap() {
+                        0 => break expired,
+                        n => {
+                            assert!(n <= 1_000, "a call expires at most its batch: {n}");
+                            expired += n;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut counted = 0;
+    for sweeper in sweepers {
+        counted += sweeper.await.unwrap();
+    }
+    assert_eq!(counted, 2_500, "each due hold counted once");
+    let by_status = |status: &str| {
+        count(
+            &db,
+            format!("SELECT count(*) FROM {schema}.reservations WHERE status = '{status}'"),
+        )
+    };
+    assert_eq!(by_status("expired").await, 2_500);
+    assert_eq!(
+        by_status("held").await,
+        2_500,
+        "holds not yet due stay held"
+    );
+    assert_eq!(
+        count(
+            &db,
+            format!(
+                "SELECT count(*) FROM {schema}.reservations
+                 WHERE status = 'expired' AND expires_us > {now_us}"
+            )
+        )
+        .await,
+        0,
+        "only due holds were expired"
+    );
+}
