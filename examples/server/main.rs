@@ -51,7 +51,12 @@ async fn main() -> ExitCode {
             );
             Ok(())
         }
-        None => serve(settings).await,
+        None => {
+            // Held until `main` returns, so the last lines (a failure below
+            // included) are written before the process exits.
+            let _log = telemetry::init(settings.log_format);
+            serve(settings).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -64,7 +69,6 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> Result<(), Box<dyn Error>> {
-    telemetry::init(settings.log_format);
     // `Cli::load` only lets a missing secret through in demo mode.
     let secret = settings.jwt_secret.clone().unwrap_or_else(demo::secret);
     if secret.len() < 32 {

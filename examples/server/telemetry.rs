@@ -1,6 +1,7 @@
 //! Logs: a `tracing` subscriber filtered by `RUST_LOG`, as text or JSON, and a
 //! span per request with its method, matched route, user, status and latency.
 
+use std::io::BufWriter;
 use std::time::Duration;
 
 use axum::extract::MatchedPath;
@@ -9,6 +10,7 @@ use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{DefaultOnBodyChunk, DefaultOnEos, MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 use tracing::field::Empty;
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written.
@@ -23,15 +25,29 @@ pub enum LogFormat {
 /// Installs the global subscriber: `RUST_LOG` filters (default `info`), lines
 /// go to stderr so that stdout carries only what a person or script reads
 /// (the listening address, the demo's commands).
-pub fn init(format: LogFormat) {
+///
+/// Lines are handed to a writer thread instead of being written by the
+/// request's own thread: under load that thread writes whatever has queued
+/// up through one buffer and one `write` call, where each request used to
+/// make its own. It never drops a line: a request waits if the queue is full.
+/// Keep the returned guard alive until the process ends; dropping it writes
+/// out what is still queued.
+pub fn init(format: LogFormat) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // The worker flushes the buffer each time its queue runs empty, so a line
+    // waits in it only while more lines are arriving behind it.
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }
 
 /// The per-request tracing layer.
