@@ -386,7 +386,9 @@ fn split_token(token: &str) -> Option<(FeedTokenId, &str)> {
     Some((FeedTokenId::new(id).ok()?, secret))
 }
 
-/// The stored form of a secret: the SHA-256 of its text, in hex.
+/// The stored form of a secret: the SHA-256 of its text, in hex. Digests,
+/// not secrets, are compared, so how long a comparison takes tells a caller
+/// nothing about the secret.
 fn digest(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
