@@ -197,7 +197,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Listing {
     }
 }
 
-async fn query<T: DeserializeOwned, S: Send + Sync>(
+/// The query string as `T`; an unknown, repeated or unreadable parameter is a
+/// 400 `invalid_query` naming it.
+pub async fn query<T: DeserializeOwned, S: Send + Sync>(
     parts: &mut Parts,
     state: &S,
 ) -> Result<T, ApiError> {

@@ -2,7 +2,7 @@
 //!
 //! `main` only wires the parts together; each concern has its module:
 //! configuration, storage, state, auth, the routes of each resource, errors,
-//! limits, logs, the OpenAPI document, the demo and shutdown.
+//! limits, logs, the OpenAPI document, calendar feeds, the demo and shutdown.
 
 mod app;
 mod auth;
@@ -12,7 +12,9 @@ mod demo;
 mod error;
 mod etag;
 mod extract;
+mod feeds;
 mod health;
+mod ics;
 mod limits;
 mod openapi;
 mod reservations;

@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, Problem};
+use crate::feeds::FeedTokenAuth;
 use crate::state::AppState;
 
 /// Where the document is served.
@@ -24,13 +25,14 @@ pub const SPEC_PATH: &str = "/openapi.json";
                        clients hold a slot well ahead and confirm it before the hold lapses. \
                        Every error is `application/problem+json` with a stable `code`.",
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &FeedTokenAuth),
     components(schemas(Problem), responses(Problem)),
     tags(
         (name = "availability", description = "A provider's availability windows"),
         (name = "slots", description = "Reservable slots"),
         (name = "reservations", description = "Holds, bookings and their listings"),
         (name = "health", description = "Liveness and storage health"),
+        (name = "feeds", description = "A provider's bookings as an iCalendar feed, and its feed tokens"),
     )
 )]
 pub struct ApiDoc;

@@ -46,6 +46,7 @@ on_both_databases!(
     forty_clients_one_slot,
     crash_safety,
     two_servers_one_database,
+    calendar_feed,
 );
 
 const PROVIDER: &str = "dr-grey";
@@ -497,6 +498,102 @@ async fn two_servers_one_database(backend: Backend) {
         assert_eq!(live.len(), 20, "one live reservation per slot: {booked:#?}");
         assert!(slot_ids(server, &provider, PROVIDER).await.is_empty());
     }
+}
+
+/// A calendar application's view: a feed token issued once opens the feed
+/// with no header at all, keeps doing so across a restart, and stops the
+/// moment it is revoked.
+async fn calendar_feed(backend: Backend) {
+    let Some(db) = backend.database().await else {
+        return;
+    };
+    let mut server = Server::start(&db, &[]).await;
+    let provider = mint(Role::Provider, PROVIDER).await;
+    let alice = mint(Role::Client, "alice").await;
+    let issued = server
+        .post(
+            &format!("/v1/providers/{PROVIDER}/feed-tokens"),
+            &provider,
+            None,
+        )
+        .await
+        .expect(201)
+        .clone();
+    let feed_url = issued["feedUrl"].as_str().expect("a feed URL").to_owned();
+    let token = issued["token"].as_str().expect("a token");
+    assert_eq!(
+        feed_url,
+        format!("/v1/providers/{PROVIDER}/bookings.ics?token={token}")
+    );
+
+    let start = hours_ahead(48);
+    let added = publish(&server, &provider, start, start + TimeDelta::hours(1)).await;
+    let held = reserve(
+        &server,
+        &alice,
+        added[0]["id"].as_str().expect("an id"),
+        None,
+    )
+    .await;
+    let id = held.expect(201)["id"].as_str().expect("an id").to_owned();
+    server
+        .post(&format!("/v1/reservations/{id}/confirm"), &alice, None)
+        .await
+        .expect(200);
+    // A hold never confirmed is no booking.
+    reserve(
+        &server,
+        &alice,
+        added[1]["id"].as_str().expect("an id"),
+        None,
+    )
+    .await
+    .expect(201);
+
+    let uid = format!("UID:{id}@scheduler-rs\r\n");
+    let dtstart = format!("DTSTART:{}\r\n", start.format("%Y%m%dT%H%M%SZ"));
+    let before = read_feed(&server, &feed_url).await;
+    assert_eq!(before.status, 200, "{before:?}");
+    assert_eq!(before.content_type, "text/calendar; charset=utf-8");
+    let text = before.text.replace("\r\n ", "");
+    assert!(text.starts_with("BEGIN:VCALENDAR\r\n"), "{text}");
+    assert_eq!(text.matches("BEGIN:VEVENT").count(), 1, "{text}");
+    assert!(text.contains(&uid), "{text}");
+    assert!(text.contains(&dtstart), "{text}");
+    assert!(text.contains("STATUS:CONFIRMED\r\n"), "{text}");
+
+    server.kill().await;
+    server = Server::start(&db, &[]).await;
+    let after = read_feed(&server, &feed_url).await;
+    assert_eq!(
+        after.status, 200,
+        "the token outlives the process: {after:?}"
+    );
+    let text = after.text.replace("\r\n ", "");
+    assert!(text.contains(&uid), "{text}");
+
+    let tokens = format!("/v1/providers/{PROVIDER}/feed-tokens");
+    let revoked = server
+        .delete(
+            &format!("{tokens}/{}", issued["id"].as_str().expect("an id")),
+            &provider,
+        )
+        .await
+        .expect(200)
+        .clone();
+    assert!(revoked["revokedAt"].is_string(), "{revoked}");
+    read_feed(&server, &feed_url)
+        .await
+        .expect_problem(401, "invalid_feed_token");
+    let listed = server.get(&tokens, &provider).await.expect(200).clone();
+    assert_eq!(listed["tokens"][0]["revokedAt"], revoked["revokedAt"]);
+}
+
+/// `GET url` with no header at all, as a calendar application sends it.
+async fn read_feed(server: &Server, url: &str) -> Reply {
+    server
+        .send(reqwest::Method::GET, url, None, None, &[])
+        .await
 }
 
 /// What a crash must not change, read through the API.

@@ -42,10 +42,13 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
     let spec = app.get("/openapi.json").send().await.body;
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
     let mut routes = BTreeSet::new();
+    let mut operations = BTreeSet::new();
     for (path, item) in spec["paths"].as_object().unwrap() {
-        for method in item.as_object().unwrap().keys() {
+        for (method, operation) in item.as_object().unwrap() {
             if method != "parameters" {
                 routes.insert(format!("{} {path}", method.to_uppercase()));
+                let id = operation["operationId"].as_str().unwrap();
+                assert!(operations.insert(id), "operationId {id} is not unique");
             }
         }
     }
@@ -60,6 +63,10 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
         "GET /v1/providers/{providerId}/reservations",
         "GET /v1/me/reservations",
         "GET /healthz",
+        "POST /v1/providers/{providerId}/feed-tokens",
+        "GET /v1/providers/{providerId}/feed-tokens",
+        "DELETE /v1/providers/{providerId}/feed-tokens/{tokenId}",
+        "GET /v1/providers/{providerId}/bookings.ics",
     ]
     .into_iter()
     .map(String::from)
@@ -72,12 +79,28 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
         "ReservationStatus",
         "Window",
         "Problem",
+        "FeedToken",
+        "IssuedFeedToken",
     ] {
         assert!(schemas.contains_key(name), "schema {name} is missing");
     }
     assert_eq!(
         spec["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
+    );
+    let feed_token = &spec["components"]["securitySchemes"]["feedToken"];
+    assert_eq!(
+        (&feed_token["type"], &feed_token["in"], &feed_token["name"]),
+        (&json!("apiKey"), &json!("query"), &json!("token"))
+    );
+    let feed = &spec["paths"]["/v1/providers/{providerId}/bookings.ics"]["get"];
+    assert!(
+        feed["responses"]["200"]["content"]["text/calendar"].is_object(),
+        "{feed}"
+    );
+    assert_eq!(
+        feed["security"],
+        json!([{ "bearer": [] }, { "feedToken": [] }])
     );
 }
 

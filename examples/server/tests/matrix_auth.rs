@@ -63,6 +63,8 @@ struct Row {
     id: Option<String>,
     /// An extra header (alice's idempotency key, replayed by someone else).
     header: Option<(&'static str, &'static str)>,
+    /// A query string (a feed token), without the `?`.
+    query: Option<String>,
     expect: Expect,
 }
 
@@ -265,6 +267,7 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
             authorization,
             id: id.map(str::to_owned),
             header: None,
+            query: None,
             expect,
         });
     };
@@ -281,7 +284,15 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
     let h = harness;
     use Kind::{OthersResource as Others, WrongRole as Wrong};
     // The right user id under the wrong role.
-    for route in [Route::Publish, Route::Withdraw, Route::ProviderReservations] {
+    for route in [
+        Route::Publish,
+        Route::Withdraw,
+        Route::ProviderReservations,
+        Route::IssueFeedToken,
+        Route::FeedTokens,
+        Route::RevokeFeedToken,
+        Route::Feed,
+    ] {
         add(
             route,
             Wrong,
@@ -405,6 +416,33 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
             Expect::Ok,
         );
     }
+    // A feed token is not a JWT: as a bearer token it opens no route, its
+    // own feed included; the public routes ignore it.
+    for route in Route::ALL {
+        let expect = match route.caller() {
+            Some(_) => unauthorized("invalid_token"),
+            None => Expect::Ok,
+        };
+        add(
+            route,
+            Kind::Malformed,
+            "a feed token as the bearer token",
+            Some(format!("Bearer {}", seed.feed_token).into_bytes()),
+            None,
+            expect,
+        );
+    }
+    // dr-grey revoking dr-who's token on dr-grey's own calendar: to dr-grey
+    // it is a token that does not exist, and it stays live.
+    let theirs = seed.other_feed_token.split_once('.').unwrap().0;
+    add(
+        Route::RevokeFeedToken,
+        Others,
+        "another provider's token id",
+        token(h, Role::Provider, "dr-grey"),
+        Some(theirs),
+        Expect::Problem(StatusCode::NOT_FOUND, "feed_token_not_found"),
+    );
     // Bob replays alice's idempotency key on the slot she holds: keys are
     // scoped to their client, so he meets a taken slot, not her reservation.
     rows.push(Row {
@@ -414,8 +452,40 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
         authorization: token(h, Role::Client, "bob"),
         id: Some(seed.slots[0].clone()),
         header: Some(("idempotency-key", ALICE_KEY)),
+        query: None,
         expect: Expect::Problem(StatusCode::CONFLICT, "slot_unavailable"),
     });
+    // The feed by feed token, with no Authorization header: another
+    // provider's token, or this provider's with another credential beside it.
+    let feed_token = |case: &str, token: &str, authorization, expect| Row {
+        route: Route::Feed,
+        kind: Others,
+        case: case.to_owned(),
+        authorization,
+        id: None,
+        header: None,
+        query: Some(format!("token={token}")),
+        expect,
+    };
+    rows.push(feed_token(
+        "dr-who's feed token on dr-grey's feed",
+        &seed.other_feed_token,
+        None,
+        Expect::Problem(StatusCode::UNAUTHORIZED, "invalid_feed_token"),
+    ));
+    rows.push(feed_token(
+        "dr-grey's feed token with dr-who's bearer token",
+        &seed.feed_token,
+        token(h, Role::Provider, "dr-who"),
+        Expect::Problem(StatusCode::BAD_REQUEST, "ambiguous_credentials"),
+    ));
+    rows.push(feed_token(
+        "dr-grey's feed token on dr-who's feed",
+        &seed.feed_token,
+        None,
+        Expect::Problem(StatusCode::UNAUTHORIZED, "invalid_feed_token"),
+    ));
+    rows.last_mut().unwrap().id = Some("dr-who".to_owned());
     rows
 }
 
@@ -468,7 +538,11 @@ async fn every_bad_credential_gets_the_right_answer_and_changes_nothing() {
     let mut failures = Vec::new();
     for row in &rows {
         let id = row.id.clone().unwrap_or_else(|| row.route.valid_id(&seed));
-        let mut request = harness.request(row.route.method(), &row.route.path_with(&id));
+        let mut path = row.route.path_with(&id);
+        if let Some(query) = &row.query {
+            path = format!("{path}?{query}");
+        }
+        let mut request = harness.request(row.route.method(), &path);
         if let Some(authorization) = &row.authorization {
             request = request.header("authorization", authorization);
         }

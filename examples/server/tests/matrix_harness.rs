@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{ReservationPage, SlotBounds};
+use scheduler_core::store::{FeedToken, ReservationPage, SlotBounds};
 use scheduler_core::{
     ClientId, Clock, ManualClock, Policy, ProviderId, Reservation, Scheduler, Store,
 };
@@ -43,6 +43,12 @@ pub struct Seed {
     pub cancelled: String,
     /// carol's hold on dr-who's first slot.
     pub other: String,
+    /// dr-grey's live feed token, `<id>.<secret>`.
+    pub feed_token: String,
+    /// Its id.
+    pub feed_token_id: String,
+    /// dr-who's live feed token.
+    pub other_feed_token: String,
 }
 
 /// Everything the store holds, read through the `Store` trait.
@@ -55,6 +61,8 @@ pub struct Snapshot {
     clients: Vec<Vec<Reservation>>,
     /// alice's idempotency key, still bound to her hold.
     alice_key: Option<Reservation>,
+    /// Per known provider: their feed tokens.
+    feed_tokens: Vec<Vec<FeedToken>>,
 }
 
 /// The application under test and direct access to its storage.
@@ -113,13 +121,32 @@ impl Harness {
         )
         .await;
         let other = self.reserve("carol", &theirs[0], None).await;
+        let feed_token = self.issue_feed_token("dr-grey").await;
+        let other_feed_token = self.issue_feed_token("dr-who").await;
         Seed {
             slots,
             held,
             confirmed,
             cancelled,
             other,
+            feed_token_id: feed_token.split_once('.').unwrap().0.to_owned(),
+            feed_token,
+            other_feed_token,
         }
+    }
+
+    /// Issues a feed token for `provider`; returns it, `<id>.<secret>`.
+    async fn issue_feed_token(&self, provider: &str) -> String {
+        let reply = self
+            .expect_ok(
+                self.request(
+                    Method::POST,
+                    &format!("/v1/providers/{provider}/feed-tokens"),
+                )
+                .bearer(&self.token(Role::Provider, provider)),
+            )
+            .await;
+        reply.body["token"].as_str().unwrap().to_owned()
     }
 
     async fn publish_morning(&self, provider: &str) -> Vec<String> {
@@ -214,6 +241,7 @@ impl Harness {
             limit: 100_000,
         };
         let mut calendars = Vec::new();
+        let mut feed_tokens = Vec::new();
         for provider in PROVIDERS {
             let provider = ProviderId::new(provider).unwrap();
             calendars.push((
@@ -224,6 +252,7 @@ impl Harness {
                     .unwrap(),
                 store.provider_reservations(&provider, page).await.unwrap(),
             ));
+            feed_tokens.push(store.feed_tokens(&provider).await.unwrap());
         }
         let mut clients = Vec::new();
         for client in CLIENTS {
@@ -242,6 +271,7 @@ impl Harness {
             calendars,
             clients,
             alice_key,
+            feed_tokens,
         }
     }
 
@@ -333,10 +363,14 @@ pub enum Route {
     Health,
     OpenApi,
     Docs,
+    IssueFeedToken,
+    FeedTokens,
+    RevokeFeedToken,
+    Feed,
 }
 
 impl Route {
-    pub const ALL: [Route; 12] = [
+    pub const ALL: [Route; 16] = [
         Route::Publish,
         Route::Withdraw,
         Route::Slots,
@@ -349,17 +383,24 @@ impl Route {
         Route::Health,
         Route::OpenApi,
         Route::Docs,
+        Route::IssueFeedToken,
+        Route::FeedTokens,
+        Route::RevokeFeedToken,
+        Route::Feed,
     ];
 
     pub fn method(self) -> Method {
         match self {
-            Route::Publish | Route::Reserve | Route::Confirm => Method::POST,
-            Route::Withdraw | Route::Cancel => Method::DELETE,
+            Route::Publish | Route::Reserve | Route::Confirm | Route::IssueFeedToken => {
+                Method::POST
+            }
+            Route::Withdraw | Route::Cancel | Route::RevokeFeedToken => Method::DELETE,
             _ => Method::GET,
         }
     }
 
-    /// The path with `id` in place of the route's one parameter.
+    /// The path with `id` in place of the route's one parameter (for
+    /// revoking a feed token, its `{tokenId}`, on dr-grey's calendar).
     pub fn path_with(self, id: &str) -> String {
         match self {
             Route::Publish | Route::Withdraw => format!("/v1/providers/{id}/availability"),
@@ -372,16 +413,20 @@ impl Route {
             Route::Health => "/healthz".to_owned(),
             Route::OpenApi => "/openapi.json".to_owned(),
             Route::Docs => format!("/docs/{id}"),
+            Route::IssueFeedToken | Route::FeedTokens => format!("/v1/providers/{id}/feed-tokens"),
+            Route::RevokeFeedToken => format!("/v1/providers/dr-grey/feed-tokens/{id}"),
+            Route::Feed => format!("/v1/providers/{id}/bookings.ics"),
         }
     }
 
     /// The id a valid request names: dr-grey's calendar, dr-grey's fourth
-    /// (free) slot, alice's hold, or Swagger UI's page.
+    /// (free) slot, alice's hold, dr-grey's feed token, or Swagger UI's page.
     pub fn valid_id(self, seed: &Seed) -> String {
         match self {
             Route::Reserve => seed.slots[3].clone(),
             Route::Confirm | Route::Read | Route::Cancel => seed.held.clone(),
             Route::Docs => "index.html".to_owned(),
+            Route::RevokeFeedToken => seed.feed_token_id.clone(),
             _ => "dr-grey".to_owned(),
         }
     }
@@ -389,9 +434,13 @@ impl Route {
     /// Who may call it with the seeded ids: `None` for the public routes.
     pub fn caller(self) -> Option<(Role, &'static str)> {
         match self {
-            Route::Publish | Route::Withdraw | Route::ProviderReservations => {
-                Some((Role::Provider, "dr-grey"))
-            }
+            Route::Publish
+            | Route::Withdraw
+            | Route::ProviderReservations
+            | Route::IssueFeedToken
+            | Route::FeedTokens
+            | Route::RevokeFeedToken
+            | Route::Feed => Some((Role::Provider, "dr-grey")),
             Route::Slots
             | Route::Reserve
             | Route::Confirm

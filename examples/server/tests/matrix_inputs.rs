@@ -100,6 +100,32 @@ fn not_applicable(route: Route, kind: Kind) -> Option<&'static str> {
         (R::Reserve, K::NonUtcOffset) => {
             Some("a slot id holds UTC epoch seconds: no offset can be written in it")
         }
+        (
+            R::IssueFeedToken | R::FeedTokens,
+            K::Malformed | K::InvalidUtf8 | K::SqlLooking | K::PathTraversal | K::VeryLongId,
+        ) => None,
+        (R::IssueFeedToken | R::FeedTokens, _) => Some(
+            "reads only the provider id in its path (no query, header or body): a user id holds no instant, number or structure",
+        ),
+        (
+            R::RevokeFeedToken | R::Feed,
+            K::Year0 | K::Year9999 | K::BeforeEpoch | K::NonUtcOffset | K::SubSecond,
+        ) => Some("its inputs are ids and a token: none holds an instant"),
+        (R::RevokeFeedToken, K::UnknownField) => {
+            Some("reads no query or body; unknown query parameters and headers are ignored")
+        }
+        (R::RevokeFeedToken, K::MissingField) => {
+            Some("without a token id the path is the token listing, which DELETE does not serve")
+        }
+        (R::RevokeFeedToken, K::HugeNumber) => {
+            Some("a token id is a user id, not a number: digits are only characters in it")
+        }
+        (R::RevokeFeedToken | R::Feed, K::TenMegabytes) => Some(
+            "reads no body and no header but the token, and a URI holds at most 64 KiB: its longest values are tried as very long ids",
+        ),
+        (R::Feed, K::HugeNumber) => {
+            Some("a feed token is two hex strings, not a number: digits are only characters in it")
+        }
         _ => None,
     }
 }
@@ -206,9 +232,14 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
         Route::Withdraw,
         Route::Slots,
         Route::ProviderReservations,
+        Route::IssueFeedToken,
+        Route::FeedTokens,
+        Route::Feed,
     ] {
         provider_path_rows(&mut r, route);
     }
+    feed_rows(&mut r);
+    revoke_feed_token_rows(&mut r);
     for route in [Route::Publish, Route::Withdraw] {
         if_match_rows(&mut r, route);
     }
@@ -1001,6 +1032,218 @@ fn docs_rows(r: &mut Rows<'_>) {
     for (kind, case, id, expect) in cases {
         let request = r.path(route, &id);
         r.add(route, kind, case, request, expect);
+    }
+}
+
+/// The `?token=` of the feed, sent without a bearer token as a calendar
+/// application would: every bad token is the same 401, naming `token`.
+fn feed_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::Feed;
+    let by_token = |query: &str| {
+        r.harness.request(
+            route.method(),
+            &format!("{}?{query}", route.path_with("dr-grey")),
+        )
+    };
+    let invalid = (StatusCode::UNAUTHORIZED, "invalid_feed_token", "token");
+    let (id, secret) = r.seed.feed_token.split_once('.').unwrap();
+    let jwt = r.harness.token(crate::auth::Role::Provider, "dr-grey");
+    let cases: Vec<(Kind, &str, String, Expect)> = vec![
+        (
+            K::Malformed,
+            "no separator",
+            format!("token={id}{secret}"),
+            invalid,
+        ),
+        (
+            K::Malformed,
+            "a secret one digit short",
+            format!("token={id}.{}", &secret[1..]),
+            invalid,
+        ),
+        (
+            K::Malformed,
+            "upper-case hex",
+            format!("token={}", r.seed.feed_token.to_uppercase()),
+            invalid,
+        ),
+        (
+            K::WrongType,
+            "the provider's JWT",
+            format!("token={jwt}"),
+            invalid,
+        ),
+        (
+            K::WrongType,
+            "another provider's feed token",
+            format!("token={}", r.seed.other_feed_token),
+            invalid,
+        ),
+        (
+            K::UnknownField,
+            "a range, which the feed does not take",
+            "from=2030-03-06T00:00:00Z".to_owned(),
+            bad("invalid_query", "from"),
+        ),
+        (
+            K::UnknownField,
+            "a repeated token",
+            format!("token={0}&token={0}", r.seed.feed_token),
+            bad("invalid_query", "token"),
+        ),
+        (
+            K::MissingField,
+            "an empty token",
+            "token=".to_owned(),
+            invalid,
+        ),
+        (
+            K::MissingField,
+            "the id alone",
+            format!("token={id}"),
+            invalid,
+        ),
+        (
+            K::InvalidUtf8,
+            "bytes 0xFF 0xFE",
+            "token=%FF%FE".to_owned(),
+            invalid,
+        ),
+        (
+            K::InvalidUtf8,
+            "the token with byte 0xFF",
+            format!("token={}%FF", r.seed.feed_token),
+            invalid,
+        ),
+        (
+            K::SqlLooking,
+            "SQL as the token",
+            format!("token={id}.'%20OR%20'1'='1"),
+            invalid,
+        ),
+        (
+            K::PathTraversal,
+            "a traversal as the token",
+            format!("token={id}...%2F..%2Fetc%2Fpasswd"),
+            invalid,
+        ),
+        (
+            K::VeryLongId,
+            "a 60 000-character token",
+            format!("token={id}.{}", "a".repeat(LONGEST)),
+            invalid,
+        ),
+    ];
+    for (kind, case, query, expect) in cases {
+        let request = by_token(&query);
+        r.add(route, kind, case, request, expect);
+    }
+    // With a bearer token too, the request is ambiguous whatever the token.
+    let both = r.query(route, &format!("token={}", r.seed.feed_token));
+    r.add(
+        route,
+        K::UnknownField,
+        "a feed token beside the bearer token",
+        both,
+        bad("ambiguous_credentials", "token"),
+    );
+    // A bad provider id is named before any token is looked at.
+    let request = r.harness.request(
+        route.method(),
+        &format!(
+            "{}?token={}",
+            route.path_with("dr-grey'%20OR%20'1'='1"),
+            r.seed.feed_token
+        ),
+    );
+    r.add(
+        route,
+        K::SqlLooking,
+        "SQL as the provider, with a feed token",
+        request,
+        bad("invalid_id", "providerId"),
+    );
+}
+
+/// The `{providerId}` and `{tokenId}` of a revocation.
+fn revoke_feed_token_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::RevokeFeedToken;
+    let bad_id = bad("invalid_id", "tokenId");
+    let unknown = (StatusCode::NOT_FOUND, "feed_token_not_found", "tokenId");
+    let cases: [(Kind, &str, String, Expect); 9] = [
+        (
+            K::Malformed,
+            "a space in the id",
+            "0123%20abcd".to_owned(),
+            bad_id,
+        ),
+        (
+            K::WrongType,
+            "a reservation id, never a token's",
+            r.seed.held.clone(),
+            unknown,
+        ),
+        (
+            K::WrongType,
+            "a whole token instead of its id",
+            r.seed.feed_token.clone(),
+            unknown,
+        ),
+        (K::InvalidUtf8, "byte 0xFF", "abc%FF".to_owned(), bad_id),
+        (K::SqlLooking, "SQL", "x'%20OR%20'1'='1".to_owned(), bad_id),
+        (
+            K::PathTraversal,
+            "an encoded traversal",
+            "..%2F..%2Fetc%2Fpasswd".to_owned(),
+            bad_id,
+        ),
+        (K::VeryLongId, "129 characters", "a".repeat(129), bad_id),
+        (
+            K::VeryLongId,
+            "60 000 characters",
+            "a".repeat(LONGEST),
+            bad_id,
+        ),
+        (
+            K::VeryLongId,
+            "the id and one more character",
+            format!("{}0", r.seed.feed_token_id),
+            unknown,
+        ),
+    ];
+    for (kind, case, id, expect) in cases {
+        let request = r.path(route, &id);
+        r.add(route, kind, case, request, expect);
+    }
+    // The provider's half of the path, as for the other provider routes.
+    let provider_cases: [(Kind, &str, &str); 5] = [
+        (K::Malformed, "a space in the provider", "dr%20grey"),
+        (K::InvalidUtf8, "byte 0xFF in the provider", "dr-grey%FF"),
+        (
+            K::SqlLooking,
+            "SQL as the provider",
+            "dr-grey'%20OR%20'1'='1",
+        ),
+        (
+            K::PathTraversal,
+            "a traversal as the provider",
+            "..%5C..%5Cadmin",
+        ),
+        (
+            K::VeryLongId,
+            "a provider of 129 characters",
+            &"a".repeat(129),
+        ),
+    ];
+    for (kind, case, provider) in provider_cases {
+        let mut request = route.valid(r.harness, r.seed);
+        request.uri = format!(
+            "/v1/providers/{provider}/feed-tokens/{}",
+            r.seed.feed_token_id
+        );
+        r.add(route, kind, case, request, bad("invalid_id", "providerId"));
     }
 }
 

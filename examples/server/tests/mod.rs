@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod docs;
 mod faults;
+mod feeds;
 mod fuzz_requests;
 mod limits;
 mod matrix_auth;
