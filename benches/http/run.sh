@@ -183,8 +183,57 @@ publish_days() {
 
 RESULTS="$WORK/results.tsv"
 MEMORY="$WORK/memory.tsv"
+CPU="$WORK/cpu.tsv"
 : >"$RESULTS"
 : >"$MEMORY"
+: >"$CPU"
+
+# --- where the CPU goes ------------------------------------------------------
+# Clock ticks (1/CLK_TCK s) spent so far, read from /proc: the server's, the
+# PostgreSQL server processes' (its backends included), and the whole
+# machine's busy time. Sampled around each measured run, they split the two
+# cores between the server, the database and the rest (wrk, the kernel's
+# loopback work outside those processes, anything else running).
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+proc_ticks() { # proc_ticks PID...: CPU ticks of the processes still alive
+    local pid sum=0 stat words
+    for pid in "$@"; do
+        stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+        stat="${stat##*) }"
+        # After the command name: field 3 is the state, so utime, stime,
+        # cutime and cstime (fields 14 to 17) are words 11 to 14 here. The
+        # children's share counts the backends PostgreSQL has already reaped
+        # (pgbench's connections end with its run).
+        read -r -a words <<<"$stat"
+        sum=$((sum + words[11] + words[12] + words[13] + words[14]))
+    done
+    echo "$sum"
+}
+
+busy_ticks() { # the machine's non-idle ticks, all cores
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+
+# cpu_row STORE SCENARIO RATE BEFORE AFTER: one run's CPU microseconds per
+# request (server, PostgreSQL, other, busy), from two samples DURATION apart.
+cpu_row() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(seconds "$DURATION")" \
+        "${4// /$'\t'}" "${5// /$'\t'}" |
+        awk -F'\t' -v tick="$TICK_US" -v OFS='\t' '{
+            requests = $3 * $4
+            server = ($8 - $5) * tick / requests
+            pg = ($9 - $6) * tick / requests
+            busy = ($10 - $7) * tick / requests
+            print $1, $2, server, pg, busy - server - pg, busy
+        }' >>"$CPU"
+}
+
+cpu_sample() { # "server postgres busy" ticks now
+    local pg_pids=()
+    mapfile -t pg_pids < <(pgrep -x postgres || true)
+    echo "$(proc_ticks "$SERVER_PID") $(proc_ticks "${pg_pids[@]}") $(busy_ticks)"
+}
 
 # wrk_once SCRIPT ARGS...: one measured wrk run; prints "rps p99 non2xx sockerr".
 wrk_once() {
@@ -216,9 +265,13 @@ bench() {
         group="${groups[1]}"
         if ((${#groups[@]} > 2)); then group="${groups[run]}"; fi
         IFS=$'\x1f' read -r -a args <<<"$group"
+        local before after
+        before="$(cpu_sample)"
         line="$(wrk_once "$script" "${args[@]}")"
+        after="$(cpu_sample)"
         log "    run $run: $line"
         printf '%s\t%s\t%s\n' "$store" "$scenario" "${line// /$'\t'}" >>"$RESULTS"
+        cpu_row "$store" "$scenario" "${line%% *}" "$before" "$after"
     done
 }
 
@@ -305,12 +358,16 @@ pgbench_reserve() {
     psql -q -v ON_ERROR_STOP=1 "$1" -f "$ROOT/benches/pg/setup.sql" >/dev/null
     local run out tps
     for ((run = 1; run <= RUNS; run++)); do
+        local before after
+        before="$(cpu_sample)"
         out="$(pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$(seconds "$DURATION")" \
             -f "$ROOT/benches/pg/reserve.sql" "$1" 2>&1)"
+        after="$(cpu_sample)"
         tps="$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n1)"
         [[ -n "$tps" ]] || { log "pgbench printed no tps:"; printf '%s\n' "$out" >&2; exit 1; }
         log "    run $run: $tps tps"
         printf 'postgres\tpgbench: conditional UPDATE\t%s\t0\t0\t0\n' "$tps" >>"$RESULTS"
+        cpu_row postgres "pgbench: conditional UPDATE" "$tps" "$before" "$after"
     done
 }
 
@@ -354,4 +411,4 @@ echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION after a $WARMUP warm-up, median of $RUNS runs;"
 echo "server and wrk on this machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 echo
-python3 "$HERE/table.py" "$RESULTS" "$MEMORY"
+python3 "$HERE/table.py" "$RESULTS" "$MEMORY" "$CPU"

@@ -1,8 +1,8 @@
 """Prints run.sh's results as Markdown tables: the median of each scenario's
-runs beside its target (the performance targets in benches/README.md), and
-each store's peak memory.
+runs beside its target (the performance targets in benches/README.md), each
+store's peak memory, and where the machine's CPU time went per request.
 
-    python3 table.py RESULTS.tsv MEMORY.tsv
+    python3 table.py RESULTS.tsv MEMORY.tsv [CPU.tsv]
 """
 
 import statistics
@@ -40,7 +40,31 @@ def target(store, scenario, medians):
     return TARGETS.get((store, kind))
 
 
-def main(results, memory):
+def cpu_table(path):
+    """CPU microseconds per request, medians over the runs: the server
+    process, PostgreSQL's processes, everything else that was busy, and the
+    total, beside the rate two fully busy cores would allow at that total."""
+    rows = {}
+    for line in open(path):
+        if line.strip():
+            store, scenario, *figures = line.rstrip("\n").split("\t")
+            rows.setdefault((store, scenario), []).append([float(f) for f in figures])
+    if not rows:
+        return
+    print()
+    print("| store | scenario | server µs/request | PostgreSQL µs/request | other µs/request | busy µs/request | 2 cores' worth |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for (store, scenario), runs in rows.items():
+        server, pg, other, busy = (statistics.median(r[i] for r in runs) for i in range(4))
+        server_text = "-" if scenario == PGBENCH else f"{server:.0f}"
+        pg_text = f"{pg:.0f}" if store == "postgres" else "-"
+        print(
+            f"| {store} | {scenario} | {server_text} | {pg_text} | {other:.0f} | {busy:.0f} "
+            f"| {2e6 / busy:,.0f}/s |"
+        )
+
+
+def main(results, memory, cpu=None):
     runs = load_runs(results)
     medians = {key: statistics.median(r[0] for r in rows) for key, rows in runs.items()}
     print("| store | scenario | requests/s | p99 latency | non-2xx | target | ratio |")
@@ -73,6 +97,9 @@ def main(results, memory):
             else:
                 print(f"| {store} | {int(mib):,} MiB | - | - |")
 
+    if cpu:
+        cpu_table(cpu)
+
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])
