@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::openapi::{self, ApiDoc};
 use crate::state::AppState;
-use crate::{availability, health, limits, reservations, slots, telemetry};
+use crate::{availability, health, limits, reservations, schedule, slots, telemetry};
 
 /// The application over `state`.
 pub fn router(state: AppState) -> Router {
@@ -42,6 +42,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(slots::router())
         .merge(reservations::router())
         .merge(health::router())
+        .merge(schedule::router())
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -16,6 +16,7 @@ mod health;
 mod limits;
 mod openapi;
 mod reservations;
+mod schedule;
 mod shutdown;
 mod slots;
 mod state;

@@ -31,6 +31,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         (name = "slots", description = "Reservable slots"),
         (name = "reservations", description = "Holds, bookings and their listings"),
         (name = "health", description = "Liveness and storage health"),
+        (name = "schedule", description = "A provider's weekly opening hours in their time zone"),
     )
 )]
 pub struct ApiDoc;

@@ -60,6 +60,9 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
         "GET /v1/providers/{providerId}/reservations",
         "GET /v1/me/reservations",
         "GET /healthz",
+        "PUT /v1/providers/{providerId}/schedule",
+        "GET /v1/providers/{providerId}/schedule",
+        "DELETE /v1/providers/{providerId}/schedule",
     ]
     .into_iter()
     .map(String::from)
@@ -72,6 +75,10 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
         "ReservationStatus",
         "Window",
         "Problem",
+        "Schedule",
+        "StoredSchedule",
+        "ScheduleApplied",
+        "LocalSlot",
     ] {
         assert!(schemas.contains_key(name), "schema {name} is missing");
     }
