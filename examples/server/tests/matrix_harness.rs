@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{ReservationPage, SlotBounds};
+use scheduler_core::store::{ReservationPage, SlotBounds, StoredSchedule};
 use scheduler_core::{
     ClientId, Clock, ManualClock, Policy, ProviderId, Reservation, Scheduler, Store,
 };
@@ -45,6 +45,16 @@ pub struct Seed {
     pub other: String,
 }
 
+/// dr-who's weekly schedule: UTC, open only on 2030-03-06 09:00-12:00, so
+/// setting it keeps exactly the slots the seed published.
+pub fn seeded_schedule() -> Value {
+    json!({
+        "timeZone": "UTC",
+        "weekly": {},
+        "exceptions": [{ "date": "2030-03-06", "ranges": [{ "start": "09:00", "end": "12:00" }] }]
+    })
+}
+
 /// Everything the store holds, read through the `Store` trait.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -53,6 +63,8 @@ pub struct Snapshot {
     calendars: Vec<(u64, Vec<DateTime<Utc>>, Vec<Reservation>)>,
     /// Per known client: their reservations.
     clients: Vec<Vec<Reservation>>,
+    /// Per known provider: the stored weekly schedule.
+    schedules: Vec<Option<StoredSchedule>>,
     /// alice's idempotency key, still bound to her hold.
     alice_key: Option<Reservation>,
 }
@@ -113,6 +125,12 @@ impl Harness {
         )
         .await;
         let other = self.reserve("carol", &theirs[0], None).await;
+        self.expect_ok(
+            self.request(Method::PUT, "/v1/providers/dr-who/schedule")
+                .bearer(&self.token(Role::Provider, "dr-who"))
+                .body("application/json", seeded_schedule().to_string()),
+        )
+        .await;
         Seed {
             slots,
             held,
@@ -225,6 +243,11 @@ impl Harness {
                 store.provider_reservations(&provider, page).await.unwrap(),
             ));
         }
+        let mut schedules = Vec::new();
+        for provider in PROVIDERS {
+            let provider = ProviderId::new(provider).unwrap();
+            schedules.push(store.schedule(&provider).await.unwrap());
+        }
         let mut clients = Vec::new();
         for client in CLIENTS {
             let client = ClientId::new(client).unwrap();
@@ -241,6 +264,7 @@ impl Harness {
             slot_count: store.slot_count(),
             calendars,
             clients,
+            schedules,
             alice_key,
         }
     }
@@ -333,10 +357,13 @@ pub enum Route {
     Health,
     OpenApi,
     Docs,
+    PutSchedule,
+    GetSchedule,
+    DeleteSchedule,
 }
 
 impl Route {
-    pub const ALL: [Route; 12] = [
+    pub const ALL: [Route; 15] = [
         Route::Publish,
         Route::Withdraw,
         Route::Slots,
@@ -349,12 +376,16 @@ impl Route {
         Route::Health,
         Route::OpenApi,
         Route::Docs,
+        Route::PutSchedule,
+        Route::GetSchedule,
+        Route::DeleteSchedule,
     ];
 
     pub fn method(self) -> Method {
         match self {
             Route::Publish | Route::Reserve | Route::Confirm => Method::POST,
-            Route::Withdraw | Route::Cancel => Method::DELETE,
+            Route::Withdraw | Route::Cancel | Route::DeleteSchedule => Method::DELETE,
+            Route::PutSchedule => Method::PUT,
             _ => Method::GET,
         }
     }
@@ -372,16 +403,21 @@ impl Route {
             Route::Health => "/healthz".to_owned(),
             Route::OpenApi => "/openapi.json".to_owned(),
             Route::Docs => format!("/docs/{id}"),
+            Route::PutSchedule | Route::GetSchedule | Route::DeleteSchedule => {
+                format!("/v1/providers/{id}/schedule")
+            }
         }
     }
 
-    /// The id a valid request names: dr-grey's calendar, dr-grey's fourth
-    /// (free) slot, alice's hold, or Swagger UI's page.
+    /// The id a valid request names: dr-grey's calendar (dr-who's, which has
+    /// a schedule, to read or forget one), dr-grey's fourth (free) slot,
+    /// alice's hold, or Swagger UI's page.
     pub fn valid_id(self, seed: &Seed) -> String {
         match self {
             Route::Reserve => seed.slots[3].clone(),
             Route::Confirm | Route::Read | Route::Cancel => seed.held.clone(),
             Route::Docs => "index.html".to_owned(),
+            Route::GetSchedule | Route::DeleteSchedule => "dr-who".to_owned(),
             _ => "dr-grey".to_owned(),
         }
     }
@@ -389,10 +425,12 @@ impl Route {
     /// Who may call it with the seeded ids: `None` for the public routes.
     pub fn caller(self) -> Option<(Role, &'static str)> {
         match self {
-            Route::Publish | Route::Withdraw | Route::ProviderReservations => {
+            Route::Publish | Route::Withdraw | Route::ProviderReservations | Route::PutSchedule => {
                 Some((Role::Provider, "dr-grey"))
             }
+            Route::DeleteSchedule => Some((Role::Provider, "dr-who")),
             Route::Slots
+            | Route::GetSchedule
             | Route::Reserve
             | Route::Confirm
             | Route::Read
@@ -403,7 +441,8 @@ impl Route {
     }
 
     /// A valid request: the right caller, the seeded ids, and for publishing
-    /// a window of new slots (2030-03-07 09:00-10:00).
+    /// a window of new slots (2030-03-07 09:00-10:00), or for a schedule
+    /// the seeded morning and that hour.
     pub fn valid(self, harness: &Harness, seed: &Seed) -> Raw {
         self.with_id(harness, &self.valid_id(seed))
     }
@@ -418,8 +457,24 @@ impl Route {
             let body = json!({ "windows": [{ "start": at(7, 9, 0), "end": at(7, 10, 0) }] });
             request = request.body("application/json", body.to_string());
         }
+        if self == Route::PutSchedule {
+            request = request.body("application/json", valid_schedule().to_string());
+        }
         request
     }
+}
+
+/// A schedule dr-grey may set: UTC, open on 2030-03-06 09:00-12:00 (the
+/// seeded morning, kept) and 2030-03-07 09:00-10:00 (new slots).
+pub fn valid_schedule() -> Value {
+    json!({
+        "timeZone": "UTC",
+        "weekly": {},
+        "exceptions": [
+            { "date": "2030-03-06", "ranges": [{ "start": "09:00", "end": "12:00" }] },
+            { "date": "2030-03-07", "ranges": [{ "start": "09:00", "end": "10:00" }] }
+        ]
+    })
 }
 
 /// A slot id as the server encodes one (base64url of the start's epoch seconds,
