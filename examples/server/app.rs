@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::openapi::{self, ApiDoc};
 use crate::state::AppState;
-use crate::{availability, feeds, health, limits, reservations, slots, telemetry};
+use crate::{availability, feeds, health, limits, reservations, schedule, slots, telemetry};
 
 /// The application over `state`.
 pub fn router(state: AppState) -> Router {
@@ -43,6 +43,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(reservations::router())
         .merge(health::router())
         .merge(feeds::router())
+        .merge(schedule::router())
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

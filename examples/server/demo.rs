@@ -1,12 +1,12 @@
-//! `--demo`: a throwaway secret, a demo provider with a week of availability,
-//! and ready-to-paste curl commands for every step of a reservation's life.
+//! `--demo`: a throwaway secret, a demo provider with weekday opening hours in
+//! London, and ready-to-paste curl commands for every step of a reservation's life.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chrono::{Days, NaiveTime};
-use scheduler_core::{ListQuery, ProviderId, Result, SlotId, Window};
+use chrono::Weekday;
+use scheduler_core::{ListQuery, ProviderId, Result, SlotId, WeeklySchedule};
 
 use crate::auth::{JwtKeys, Role};
 use crate::state::AppScheduler;
@@ -15,6 +15,8 @@ use crate::state::AppScheduler;
 pub const PROVIDER: &str = "demo-provider";
 /// The demo client's id.
 pub const CLIENT: &str = "demo-client";
+/// The demo provider's time zone.
+pub const TIME_ZONE: &str = "Europe/London";
 /// How long the printed tokens last.
 const TOKEN_TTL: Duration = Duration::from_secs(12 * 60 * 60);
 
@@ -28,20 +30,31 @@ pub fn secret() -> String {
     })
 }
 
-/// Publishes 09:00-17:00 UTC for seven days, starting two days from now, and
-/// returns the first reservable slot.
+/// The demo provider's opening hours: every weekday 09:00-12:00 and
+/// 13:00-17:00 in London. Whatever day the demo starts, a weekday with
+/// reservable slots comes within the next three days.
+pub fn schedule() -> Result<WeeklySchedule> {
+    let hours = [("09:00", "12:00"), ("13:00", "17:00")];
+    [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ]
+    .into_iter()
+    .fold(WeeklySchedule::builder(TIME_ZONE), |builder, day| {
+        builder.weekday(day, hours)
+    })
+    .build()
+}
+
+/// Sets the demo provider's [`schedule`], which publishes its slots up to
+/// the horizon (setting it again on a restart changes nothing), and returns
+/// the first reservable slot.
 pub async fn seed(scheduler: &AppScheduler) -> Result<Option<SlotId>> {
     let provider = ProviderId::new(PROVIDER)?;
-    let today = scheduler.clock().now().date_naive();
-    let (open, close) = (
-        NaiveTime::from_hms_opt(9, 0, 0).expect("09:00 is a time"),
-        NaiveTime::from_hms_opt(17, 0, 0).expect("17:00 is a time"),
-    );
-    let windows = (2..9)
-        .filter_map(|days| today.checked_add_days(Days::new(days)))
-        .map(|day| Window::new(day.and_time(open).and_utc(), day.and_time(close).and_utc()))
-        .collect::<Result<Vec<_>>>()?;
-    scheduler.add_availability(&provider, &windows).await?;
+    scheduler.set_schedule(&provider, &schedule()?).await?;
     let first = scheduler
         .list_slots(&provider, ListQuery::all().limit(1))
         .await?;
@@ -58,7 +71,8 @@ pub fn instructions(addr: SocketAddr, keys: &JwtKeys, slot: Option<&SlotId>) -> 
     let key = format!("demo-{}", &secret()[..8]);
     format!(
         r#"
-Demo mode: `{PROVIDER}` has 09:00-17:00 UTC availability for a week, from two days out.
+Demo mode: `{PROVIDER}` is open every weekday 09:00-12:00 and 13:00-17:00 in {TIME_ZONE},
+as a weekly schedule kept as slots a year ahead; a slot can be reserved from 24h before it.
 Tokens last 12h and die with this process (the secret is generated per run).
 Paste into a shell:
 
@@ -66,8 +80,11 @@ export BASE=http://{addr}
 export PROVIDER_TOKEN={provider}
 export CLIENT_TOKEN={client}
 
-# 1. List reservable slots
-curl -s "$BASE/v1/providers/{PROVIDER}/slots?limit=3" -H "Authorization: Bearer $CLIENT_TOKEN"; echo
+# 0. The opening hours (PUT the same JSON, changed, as the provider to change them)
+curl -s "$BASE/v1/providers/{PROVIDER}/schedule" -H "Authorization: Bearer $CLIENT_TOKEN"; echo
+
+# 1. List reservable slots, each also read on London's clocks
+curl -s "$BASE/v1/providers/{PROVIDER}/slots?limit=3&tz={TIME_ZONE}" -H "Authorization: Bearer $CLIENT_TOKEN"; echo
 
 # 2. Reserve the first one (a 30-minute hold; the Idempotency-Key makes a retry safe)
 RESERVATION=$(curl -s -X POST "$BASE/v1/slots/{slot}/reservations" -H "Authorization: Bearer $CLIENT_TOKEN" -H "Idempotency-Key: {key}" | grep -o '"id":"[^"]*"' | cut -d'"' -f4); echo "$RESERVATION"

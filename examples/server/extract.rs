@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use scheduler_core::{IdempotencyKey, ListQuery, TimeRange};
+use scheduler_core::{IdempotencyKey, ListQuery, TimeRange, Tz};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
@@ -178,23 +178,89 @@ impl<S: Send + Sync> FromRequestParts<S> for Listing {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let params: ListParams = query(parts, state).await?;
-        let mut listing = ListQuery::new(range(params.from, params.to)?);
-        if let Some(limit) = params.limit {
-            // The policy judges the size; here it only has to be a number.
-            let limit = limit.parse().map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_limit",
-                    format!("invalid limit: {limit:?} is not a whole number"),
-                )
-                .field("limit")
-            })?;
-            listing = listing.limit(limit);
-        }
-        if let Some(cursor) = params.cursor {
-            listing = listing.cursor(cursor);
-        }
-        Ok(Listing(listing))
+        list_query(params.from, params.to, params.limit, params.cursor).map(Listing)
     }
+}
+
+/// `?from=&to=&limit=&cursor=&tz=`: one page of a provider's slots, each also
+/// read in a time zone if one is named.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SlotListParams {
+    /// Start (inclusive), RFC 3339 with any offset (encode `+` as `%2B`). Default: the earliest instant.
+    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-06T00:00:00Z")]
+    from: Option<String>,
+    /// End (exclusive), RFC 3339 with any offset. Default: the latest instant.
+    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-07T00:00:00Z")]
+    to: Option<String>,
+    /// Page size: 1 to the server's maximum (500 by default); 50 when left out.
+    #[param(value_type = Option<u32>, minimum = 1)]
+    limit: Option<String>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
+    /// An IANA time zone name (`Europe/London`): each slot then also carries
+    /// `localStart` and `offset`, its start as read in that zone.
+    #[param(example = "Europe/London")]
+    tz: Option<String>,
+}
+
+/// The slot listing request of a `?from=&to=&limit=&cursor=&tz=` query.
+#[derive(Debug)]
+pub struct SlotListing {
+    /// The page asked for.
+    pub query: ListQuery,
+    /// The zone to read each slot's start in, when `tz` is given.
+    pub zone: Option<Tz>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SlotListing {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let params: SlotListParams = query(parts, state).await?;
+        let query = list_query(params.from, params.to, params.limit, params.cursor)?;
+        let zone = params.tz.map(|tz| time_zone(&tz)).transpose()?;
+        Ok(SlotListing { query, zone })
+    }
+}
+
+/// An IANA time zone name, exactly as the database spells it.
+fn time_zone(name: &str) -> Result<Tz, ApiError> {
+    name.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!(
+                "invalid tz: {name:?} is not an IANA time zone name such as Europe/London or America/New_York"
+            ),
+        )
+        .field("tz")
+    })
+}
+
+/// The listing of `[from, to)`, `limit` at a time, from `cursor`.
+fn list_query(
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+) -> Result<ListQuery, ApiError> {
+    let mut listing = ListQuery::new(range(from, to)?);
+    if let Some(limit) = limit {
+        // The policy judges the size; here it only has to be a number.
+        let limit = limit.parse().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_limit",
+                format!("invalid limit: {limit:?} is not a whole number"),
+            )
+            .field("limit")
+        })?;
+        listing = listing.limit(limit);
+    }
+    if let Some(cursor) = cursor {
+        listing = listing.cursor(cursor);
+    }
+    Ok(listing)
 }
 
 /// The query string as `T`; an unknown, repeated or unreadable parameter is a

@@ -18,6 +18,7 @@ mod ics;
 mod limits;
 mod openapi;
 mod reservations;
+mod schedule;
 mod shutdown;
 mod slots;
 mod state;

@@ -33,6 +33,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         (name = "reservations", description = "Holds, bookings and their listings"),
         (name = "health", description = "Liveness and storage health"),
         (name = "feeds", description = "A provider's bookings as an iCalendar feed, and its feed tokens"),
+        (name = "schedule", description = "A provider's weekly opening hours in their time zone"),
     )
 )]
 pub struct ApiDoc;

@@ -9,9 +9,9 @@ use utoipa_axum::routes;
 use crate::auth::AuthUser;
 use crate::error::ApiError;
 use crate::etag::etag;
-use crate::extract::{ListParams, Listing, PathId};
+use crate::extract::{PathId, SlotListParams, SlotListing};
 use crate::state::AppState;
-use crate::wire::{SizedJson, SlotPage};
+use crate::wire::{LocalSlotPage, SizedJson, SlotListingPage, SlotPage};
 
 /// The slot routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -24,13 +24,19 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// minimum lead ahead, neither booked nor under an unexpired hold; in order
 /// of start. Pass `nextCursor` back as `cursor` for the next page. The `ETag`
 /// is the provider's calendar version, for `If-Match` on availability writes.
+///
+/// With `tz` (an IANA zone name), each slot also carries `localStart`, its
+/// start as a wall clock in that zone reads it, and `offset`, the zone's
+/// offset from UTC at that instant: across a daylight-saving change the
+/// offset changes from one slot to the next, and in a fall-back fold two
+/// slots share a `localStart` with different offsets.
 #[utoipa::path(
     get,
     path = "/v1/providers/{providerId}/slots",
     tag = "slots",
-    params(("providerId" = String, Path, description = "The provider"), ListParams),
+    params(("providerId" = String, Path, description = "The provider"), SlotListParams),
     responses(
-        (status = 200, description = "One page of slots", body = SlotPage,
+        (status = 200, description = "One page of slots; with `tz`, each also read in that zone", body = SlotListingPage,
             headers(("ETag" = String, description = "The provider's calendar version, for If-Match on availability writes"))),
         (status = 400, response = crate::error::Problem),
         (status = 401, response = crate::error::Problem),
@@ -43,8 +49,8 @@ async fn list(
     State(state): State<AppState>,
     _caller: AuthUser,
     PathId(provider): PathId<ProviderId>,
-    Listing(query): Listing,
-) -> Result<([(HeaderName, HeaderValue); 1], SizedJson<SlotPage>), ApiError> {
+    SlotListing { query, zone }: SlotListing,
+) -> Result<([(HeaderName, HeaderValue); 1], SizedJson<SlotListingPage>), ApiError> {
     // The version is read no later than the page (on SQLite in the same
     // statement): if a write lands in between, the ETag is older than the
     // page and a conditional write fails safe (412), instead of a newer ETag
@@ -53,7 +59,17 @@ async fn list(
         .scheduler
         .list_slots_versioned(&provider, query)
         .await?;
-    let page = SlotPage::from(page);
-    let size = page.json_size_hint();
-    Ok((etag(version), SizedJson(page, size)))
+    let body = match zone {
+        None => {
+            let page = SlotPage::from(page);
+            let size = page.json_size_hint();
+            SizedJson(SlotListingPage::Utc(page), size)
+        }
+        Some(zone) => {
+            let page = LocalSlotPage::new(page, zone);
+            let size = page.json_size_hint();
+            SizedJson(SlotListingPage::Local(page), size)
+        }
+    };
+    Ok((etag(version), body))
 }

@@ -14,6 +14,13 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 
 mod instant;
+mod local;
+mod object;
+mod schedule;
+
+pub use local::{LocalSlotPage, SlotListingPage};
+pub use object::Object;
+pub use schedule::{ScheduleAppliedBody, ScheduleBody, StoredScheduleBody};
 
 /// A reservable slot of one provider: `[start, end)`.
 #[derive(Debug, Serialize, ToSchema)]

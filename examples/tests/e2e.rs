@@ -47,6 +47,7 @@ on_both_databases!(
     crash_safety,
     two_servers_one_database,
     calendar_feed,
+    schedule_survives_restart,
 );
 
 const PROVIDER: &str = "dr-grey";
@@ -738,4 +739,87 @@ fn instant(value: &Value) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .unwrap_or_else(|err| panic!("{text}: {err}"))
         .to_utc()
+}
+
+/// A weekly schedule becomes slots read back in its zone, and it and its
+/// slots survive a restart: the server reads the schedule back from storage.
+async fn schedule_survives_restart(backend: Backend) {
+    let Some(db) = backend.database().await else {
+        return;
+    };
+    let mut server = Server::start(&db, &[]).await;
+    let provider = mint(Role::Provider, PROVIDER).await;
+    let alice = mint(Role::Client, "alice").await;
+    let path = format!("/v1/providers/{PROVIDER}/schedule");
+    server
+        .get(&path, &alice)
+        .await
+        .expect_problem(404, "schedule_not_found");
+
+    // Every day 09:00-10:00 in New York: four slots a day, whatever the date.
+    let ranges = json!([{ "start": "09:00", "end": "10:00" }]);
+    let schedule = json!({
+        "timeZone": "America/New_York",
+        "weekly": {
+            "mon": ranges, "tue": ranges, "wed": ranges, "thu": ranges,
+            "fri": ranges, "sat": ranges, "sun": ranges
+        },
+        "exceptions": []
+    });
+    let put = server
+        .send(
+            reqwest::Method::PUT,
+            &path,
+            Some(&provider),
+            Some(&schedule),
+            &[],
+        )
+        .await;
+    let applied = put.expect(200).clone();
+    let etag = put.header("etag").expect("an ETag").to_owned();
+    assert_eq!(applied["schedule"], schedule);
+    let added = applied["added"].as_array().expect("the slots added");
+    assert!(added.len() >= 4 * 360, "a year of days: {}", added.len());
+    let through = applied["through"].clone();
+
+    // Listed in the zone: each slot starts between 09:00 and 09:45 on New
+    // York's clocks, and its reading and offset give back its instant.
+    // Whole UTC days: their midnights are evenings in New York, far from the
+    // open hour, so a week holds seven of them across a clock change too.
+    let day = hours_ahead(48)
+        .duration_trunc(TimeDelta::days(1))
+        .expect("a day divides any instant");
+    let (from, to) = (at(day), at(day + TimeDelta::days(7)));
+    let listing = format!(
+        "{}?from={from}&to={to}&limit=500&tz=America/New_York",
+        slots_path(PROVIDER)
+    );
+    let listed = server.get(&listing, &alice).await.expect(200).clone();
+    let slots = listed["slots"].as_array().expect("slots");
+    assert_eq!(slots.len(), 7 * 4, "{listed}");
+    for slot in slots {
+        let local = slot["localStart"].as_str().expect("a localStart");
+        let offset = slot["offset"].as_str().expect("an offset");
+        assert!(["-05:00", "-04:00"].contains(&offset), "{slot}");
+        let time = &local[11..];
+        assert!(
+            ["09:00:00", "09:15:00", "09:30:00", "09:45:00"].contains(&time),
+            "{slot}"
+        );
+        let read_back = DateTime::parse_from_rfc3339(&format!("{local}{offset}"))
+            .expect("a reading and an offset make an instant");
+        assert_eq!(read_back, instant(&slot["start"]), "{slot}");
+    }
+
+    server.kill().await;
+    let server = Server::start(&db, &[]).await;
+
+    let read = server.get(&path, &alice).await;
+    assert_eq!(
+        read.expect(200),
+        &json!({ "schedule": schedule, "through": through })
+    );
+    assert_eq!(read.header("etag"), Some(etag.as_str()));
+    let again = server.get(&listing, &alice).await.expect(200).clone();
+    assert_eq!(again, listed, "the same slots, read the same way");
 }

@@ -67,6 +67,9 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
         "GET /v1/providers/{providerId}/feed-tokens",
         "DELETE /v1/providers/{providerId}/feed-tokens/{tokenId}",
         "GET /v1/providers/{providerId}/bookings.ics",
+        "PUT /v1/providers/{providerId}/schedule",
+        "GET /v1/providers/{providerId}/schedule",
+        "DELETE /v1/providers/{providerId}/schedule",
     ]
     .into_iter()
     .map(String::from)
@@ -81,6 +84,10 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
         "Problem",
         "FeedToken",
         "IssuedFeedToken",
+        "Schedule",
+        "StoredSchedule",
+        "ScheduleApplied",
+        "LocalSlot",
     ] {
         assert!(schemas.contains_key(name), "schema {name} is missing");
     }

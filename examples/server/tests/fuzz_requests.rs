@@ -4,8 +4,8 @@
 //! traversals, invalid UTF-8, forged ids and tokens), interleaved with clock
 //! jumps of up to the end of time.
 //!
-//! Every answer must be a success or a 4xx problem (503 is the only 5xx a
-//! healthy store may give), nothing may panic, and after every request the
+//! Every answer must be a success (JSON, unless 204 with no body) or a 4xx
+//! problem (503 is the only 5xx a healthy store may give), nothing may panic, and after every request the
 //! store must still hold no slot with two live reservations.
 //!
 //! The run lasts `FUZZ_SECONDS` (default 2; CI runs 60) and prints how many
@@ -106,6 +106,7 @@ fn segments() -> Vec<String> {
         "me",
         "confirm",
         "availability",
+        "schedule",
         "healthz",
         "docs",
         "openapi.json",
@@ -595,6 +596,10 @@ fn judge(method: &str, uri: &str, reply: &Reply) -> Result<(), String> {
             if !ok {
                 return Err(format!("{method} {uri}: malformed problem {}", reply.text));
             }
+        }
+    } else if status == StatusCode::NO_CONTENT {
+        if !reply.text.is_empty() {
+            return Err(format!("{method} {uri}: 204 with a body {}", reply.text));
         }
     } else if status.is_success()
         && !uri.starts_with("/docs")

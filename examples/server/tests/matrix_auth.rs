@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::matrix_harness::{ALICE_KEY, Harness, Route, Seed, base64url};
+use super::matrix_harness::{ALICE_KEY, Harness, Route, Seed, base64url, valid_schedule};
 use super::support::SECRET;
 use crate::auth::{JwtKeys, Role};
 
@@ -373,6 +373,55 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
             Expect::Problem(StatusCode::NOT_FOUND, "reservation_not_found"),
         );
     }
+    add(
+        Route::PutSchedule,
+        Wrong,
+        "a client token for dr-grey",
+        token(h, Role::Client, "dr-grey"),
+        None,
+        WRONG_ROLE,
+    );
+    add(
+        Route::PutSchedule,
+        Others,
+        "another provider's calendar",
+        token(h, Role::Provider, "dr-who"),
+        None,
+        FORBIDDEN,
+    );
+    add(
+        Route::DeleteSchedule,
+        Wrong,
+        "a client token for dr-who",
+        token(h, Role::Client, "dr-who"),
+        None,
+        WRONG_ROLE,
+    );
+    add(
+        Route::DeleteSchedule,
+        Others,
+        "another provider's calendar",
+        token(h, Role::Provider, "dr-grey"),
+        None,
+        FORBIDDEN,
+    );
+    // Opening hours are as public as the slots they make.
+    add(
+        Route::GetSchedule,
+        Wrong,
+        "a provider token",
+        token(h, Role::Provider, "alice"),
+        None,
+        Expect::Ok,
+    );
+    add(
+        Route::GetSchedule,
+        Others,
+        "another provider's schedule",
+        token(h, Role::Provider, "dr-grey"),
+        None,
+        Expect::Ok,
+    );
     // Slots are public to every user, in either role.
     add(
         Route::Slots,
@@ -552,6 +601,9 @@ async fn every_bad_credential_gets_the_right_answer_and_changes_nothing() {
         if row.route == Route::Publish {
             let body = json!({ "windows": [{ "start": "2030-03-07T09:00:00Z", "end": "2030-03-07T10:00:00Z" }] });
             request = request.body("application/json", body.to_string());
+        }
+        if row.route == Route::PutSchedule {
+            request = request.body("application/json", valid_schedule().to_string());
         }
         let before = harness.snapshot().await;
         let reply = harness.send(request).await;

@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{FeedToken, ReservationPage, SlotBounds};
+use scheduler_core::store::{FeedToken, ReservationPage, SlotBounds, StoredSchedule};
 use scheduler_core::{
     ClientId, Clock, ManualClock, Policy, ProviderId, Reservation, Scheduler, Store,
 };
@@ -51,6 +51,16 @@ pub struct Seed {
     pub other_feed_token: String,
 }
 
+/// dr-who's weekly schedule: UTC, open only on 2030-03-06 09:00-12:00, so
+/// setting it keeps exactly the slots the seed published.
+pub fn seeded_schedule() -> Value {
+    json!({
+        "timeZone": "UTC",
+        "weekly": {},
+        "exceptions": [{ "date": "2030-03-06", "ranges": [{ "start": "09:00", "end": "12:00" }] }]
+    })
+}
+
 /// Everything the store holds, read through the `Store` trait.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -59,6 +69,8 @@ pub struct Snapshot {
     calendars: Vec<(u64, Vec<DateTime<Utc>>, Vec<Reservation>)>,
     /// Per known client: their reservations.
     clients: Vec<Vec<Reservation>>,
+    /// Per known provider: the stored weekly schedule.
+    schedules: Vec<Option<StoredSchedule>>,
     /// alice's idempotency key, still bound to her hold.
     alice_key: Option<Reservation>,
     /// Per known provider: their feed tokens.
@@ -123,6 +135,12 @@ impl Harness {
         let other = self.reserve("carol", &theirs[0], None).await;
         let feed_token = self.issue_feed_token("dr-grey").await;
         let other_feed_token = self.issue_feed_token("dr-who").await;
+        self.expect_ok(
+            self.request(Method::PUT, "/v1/providers/dr-who/schedule")
+                .bearer(&self.token(Role::Provider, "dr-who"))
+                .body("application/json", seeded_schedule().to_string()),
+        )
+        .await;
         Seed {
             slots,
             held,
@@ -254,6 +272,11 @@ impl Harness {
             ));
             feed_tokens.push(store.feed_tokens(&provider).await.unwrap());
         }
+        let mut schedules = Vec::new();
+        for provider in PROVIDERS {
+            let provider = ProviderId::new(provider).unwrap();
+            schedules.push(store.schedule(&provider).await.unwrap());
+        }
         let mut clients = Vec::new();
         for client in CLIENTS {
             let client = ClientId::new(client).unwrap();
@@ -270,6 +293,7 @@ impl Harness {
             slot_count: store.slot_count(),
             calendars,
             clients,
+            schedules,
             alice_key,
             feed_tokens,
         }
@@ -363,6 +387,9 @@ pub enum Route {
     Health,
     OpenApi,
     Docs,
+    PutSchedule,
+    GetSchedule,
+    DeleteSchedule,
     IssueFeedToken,
     FeedTokens,
     RevokeFeedToken,
@@ -370,7 +397,7 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 16] = [
+    pub const ALL: [Route; 19] = [
         Route::Publish,
         Route::Withdraw,
         Route::Slots,
@@ -387,6 +414,9 @@ impl Route {
         Route::FeedTokens,
         Route::RevokeFeedToken,
         Route::Feed,
+        Route::PutSchedule,
+        Route::GetSchedule,
+        Route::DeleteSchedule,
     ];
 
     pub fn method(self) -> Method {
@@ -394,7 +424,10 @@ impl Route {
             Route::Publish | Route::Reserve | Route::Confirm | Route::IssueFeedToken => {
                 Method::POST
             }
-            Route::Withdraw | Route::Cancel | Route::RevokeFeedToken => Method::DELETE,
+            Route::Withdraw | Route::Cancel | Route::DeleteSchedule | Route::RevokeFeedToken => {
+                Method::DELETE
+            }
+            Route::PutSchedule => Method::PUT,
             _ => Method::GET,
         }
     }
@@ -413,20 +446,25 @@ impl Route {
             Route::Health => "/healthz".to_owned(),
             Route::OpenApi => "/openapi.json".to_owned(),
             Route::Docs => format!("/docs/{id}"),
+            Route::PutSchedule | Route::GetSchedule | Route::DeleteSchedule => {
+                format!("/v1/providers/{id}/schedule")
+            }
             Route::IssueFeedToken | Route::FeedTokens => format!("/v1/providers/{id}/feed-tokens"),
             Route::RevokeFeedToken => format!("/v1/providers/dr-grey/feed-tokens/{id}"),
             Route::Feed => format!("/v1/providers/{id}/bookings.ics"),
         }
     }
 
-    /// The id a valid request names: dr-grey's calendar, dr-grey's fourth
-    /// (free) slot, alice's hold, dr-grey's feed token, or Swagger UI's page.
+    /// The id a valid request names: dr-grey's calendar (dr-who's, which has
+    /// a schedule, to read or forget one), dr-grey's fourth (free) slot,
+    /// alice's hold, dr-grey's feed token, or Swagger UI's page.
     pub fn valid_id(self, seed: &Seed) -> String {
         match self {
             Route::Reserve => seed.slots[3].clone(),
             Route::Confirm | Route::Read | Route::Cancel => seed.held.clone(),
             Route::Docs => "index.html".to_owned(),
             Route::RevokeFeedToken => seed.feed_token_id.clone(),
+            Route::GetSchedule | Route::DeleteSchedule => "dr-who".to_owned(),
             _ => "dr-grey".to_owned(),
         }
     }
@@ -437,11 +475,14 @@ impl Route {
             Route::Publish
             | Route::Withdraw
             | Route::ProviderReservations
+            | Route::PutSchedule
             | Route::IssueFeedToken
             | Route::FeedTokens
             | Route::RevokeFeedToken
             | Route::Feed => Some((Role::Provider, "dr-grey")),
+            Route::DeleteSchedule => Some((Role::Provider, "dr-who")),
             Route::Slots
+            | Route::GetSchedule
             | Route::Reserve
             | Route::Confirm
             | Route::Read
@@ -452,7 +493,8 @@ impl Route {
     }
 
     /// A valid request: the right caller, the seeded ids, and for publishing
-    /// a window of new slots (2030-03-07 09:00-10:00).
+    /// a window of new slots (2030-03-07 09:00-10:00), or for a schedule
+    /// the seeded morning and that hour.
     pub fn valid(self, harness: &Harness, seed: &Seed) -> Raw {
         self.with_id(harness, &self.valid_id(seed))
     }
@@ -467,8 +509,24 @@ impl Route {
             let body = json!({ "windows": [{ "start": at(7, 9, 0), "end": at(7, 10, 0) }] });
             request = request.body("application/json", body.to_string());
         }
+        if self == Route::PutSchedule {
+            request = request.body("application/json", valid_schedule().to_string());
+        }
         request
     }
+}
+
+/// A schedule dr-grey may set: UTC, open on 2030-03-06 09:00-12:00 (the
+/// seeded morning, kept) and 2030-03-07 09:00-10:00 (new slots).
+pub fn valid_schedule() -> Value {
+    json!({
+        "timeZone": "UTC",
+        "weekly": {},
+        "exceptions": [
+            { "date": "2030-03-06", "ranges": [{ "start": "09:00", "end": "12:00" }] },
+            { "date": "2030-03-07", "ranges": [{ "start": "09:00", "end": "10:00" }] }
+        ]
+    })
 }
 
 /// A slot id as the server encodes one (base64url of the start's epoch seconds,

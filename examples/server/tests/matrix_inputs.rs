@@ -126,6 +126,19 @@ fn not_applicable(route: Route, kind: Kind) -> Option<&'static str> {
         (R::Feed, K::HugeNumber) => {
             Some("a feed token is two hex strings, not a number: digits are only characters in it")
         }
+        (R::GetSchedule | R::DeleteSchedule, K::UnknownField) => {
+            Some("reads no query or body; unknown query parameters and headers are ignored")
+        }
+        (R::GetSchedule, K::MissingField) => {
+            Some("its one input is the path id; without it no route matches")
+        }
+        (
+            R::GetSchedule | R::DeleteSchedule,
+            K::Year0 | K::Year9999 | K::BeforeEpoch | K::NonUtcOffset | K::SubSecond,
+        ) => Some("reads only a provider id (and If-Match): neither holds an instant"),
+        (R::GetSchedule, K::TenMegabytes) => Some(
+            "reads no body and no header but the token, and a URI holds at most 64 KiB: its longest values are tried as very long ids",
+        ),
         _ => None,
     }
 }
@@ -193,6 +206,13 @@ impl Rows<'_> {
         request
     }
 
+    /// A schedule request with a JSON `body` (raw bytes).
+    fn schedule(&self, body: impl Into<Vec<u8>>) -> Raw {
+        let mut request = Route::PutSchedule.valid(self.harness, self.seed);
+        request.body = body.into();
+        request
+    }
+
     /// A publish request with one window.
     fn window(&self, start: &str, end: &str) -> Raw {
         self.body(json!({ "windows": [{ "start": start, "end": end }] }).to_string())
@@ -235,14 +255,21 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
         Route::IssueFeedToken,
         Route::FeedTokens,
         Route::Feed,
+        Route::PutSchedule,
+        Route::GetSchedule,
+        Route::DeleteSchedule,
     ] {
         provider_path_rows(&mut r, route);
     }
     feed_rows(&mut r);
     revoke_feed_token_rows(&mut r);
-    for route in [Route::Publish, Route::Withdraw] {
+    for route in [Route::Publish, Route::Withdraw, Route::PutSchedule] {
         if_match_rows(&mut r, route);
     }
+    tz_rows(&mut r);
+    schedule_rows(&mut r);
+    get_schedule_rows(&mut r);
+    unconditional_rows(&mut r);
     reserve_rows(&mut r);
     for route in [Route::Confirm, Route::Read, Route::Cancel] {
         reservation_path_rows(&mut r, route);
@@ -1244,6 +1271,370 @@ fn revoke_feed_token_rows(r: &mut Rows<'_>) {
             r.seed.feed_token_id
         );
         r.add(route, kind, case, request, bad("invalid_id", "providerId"));
+    }
+}
+
+/// The `tz` of the slot listing, and a `tz` where no listing takes one.
+fn tz_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::Slots;
+    let tz = bad("invalid_query", "tz");
+    let cases: [(Kind, &str, String); 9] = [
+        (
+            K::Malformed,
+            "a zone in lower case",
+            "europe/london".to_owned(),
+        ),
+        (K::MissingField, "an empty tz", String::new()),
+        (
+            K::NonUtcOffset,
+            "an offset for a zone",
+            "%2B02:00".to_owned(),
+        ),
+        (K::InvalidUtf8, "byte 0xFF", "Europe/London%FF".to_owned()),
+        (K::SqlLooking, "SQL", "UTC'%20OR%20'1'='1".to_owned()),
+        (
+            K::PathTraversal,
+            "a traversal out of the zone database",
+            "..%2F..%2F..%2Fetc%2Fpasswd".to_owned(),
+        ),
+        (
+            K::PathTraversal,
+            "a traversal inside a zone name",
+            "Europe%2F..%2FEurope%2FLondon".to_owned(),
+        ),
+        (
+            K::VeryLongId,
+            "a 60 000-character zone",
+            "E".repeat(LONGEST),
+        ),
+        (K::WrongType, "a number", "0".to_owned()),
+    ];
+    for (kind, case, value) in cases {
+        let request = r.query(route, &format!("tz={value}"));
+        r.add(route, kind, case, request, tz);
+    }
+    let request = r.query(route, "tz=UTC&tz=UTC");
+    r.add(route, K::UnknownField, "a repeated tz", request, tz);
+    let request = r.query(Route::MyReservations, "tz=UTC");
+    r.add(
+        Route::MyReservations,
+        K::UnknownField,
+        "a tz, which only the slot listing takes",
+        request,
+        tz,
+    );
+}
+
+/// The body of `PUT /v1/providers/{providerId}/schedule`.
+fn schedule_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let p = Route::PutSchedule;
+    let invalid = |field| bad("invalid_schedule", field);
+    let range = |start: &str, end: &str| json!({ "start": start, "end": end });
+    let monday = |ranges: serde_json::Value| {
+        json!({ "timeZone": "Europe/London", "weekly": { "mon": ranges } }).to_string()
+    };
+    let zone = |zone: &str| json!({ "timeZone": zone, "weekly": {} }).to_string();
+    let exceptions = |list: serde_json::Value| {
+        json!({ "timeZone": "UTC", "weekly": {}, "exceptions": list }).to_string()
+    };
+    let cases: Vec<(Kind, &str, Vec<u8>, Expect)> = vec![
+        (
+            K::Malformed,
+            "unterminated JSON",
+            br#"{"timeZone": "UTC", "weekly": {"#.to_vec(),
+            bad("malformed_json", "body"),
+        ),
+        (K::Malformed, "empty body", Vec::new(), bad("malformed_json", "body")),
+        (
+            K::Malformed,
+            "a time without a colon",
+            monday(json!([range("0900", "1200")])).into(),
+            invalid("weekly.mon[0].start"),
+        ),
+        (
+            K::Malformed,
+            "an unpadded date",
+            exceptions(json!([{ "date": "2030-3-6" }])).into(),
+            invalid("exceptions[0].date"),
+        ),
+        (
+            K::WrongType,
+            "weekly as a list",
+            br#"{"timeZone": "UTC", "weekly": []}"#.to_vec(),
+            bad("invalid_body", "weekly"),
+        ),
+        (
+            K::WrongType,
+            "a start as a number",
+            monday(json!([{ "start": 900, "end": "12:00" }])).into(),
+            bad("invalid_body", "weekly.mon[0].start"),
+        ),
+        (
+            K::WrongType,
+            "a day's ranges as one object",
+            monday(range("09:00", "12:00")).into(),
+            bad("invalid_body", "weekly.mon"),
+        ),
+        (
+            K::WrongType,
+            "an instant for a date",
+            exceptions(json!([{ "date": "2030-03-06T00:00:00Z" }])).into(),
+            invalid("exceptions[0].date"),
+        ),
+        (
+            K::UnknownField,
+            "a providerId in the body",
+            br#"{"timeZone": "UTC", "weekly": {}, "providerId": "dr-who"}"#.to_vec(),
+            bad("invalid_body", "providerId"),
+        ),
+        (
+            K::UnknownField,
+            "a weekday spelt out",
+            br#"{"timeZone": "UTC", "weekly": {"monday": []}}"#.to_vec(),
+            bad("invalid_body", "weekly.monday"),
+        ),
+        (
+            K::UnknownField,
+            "a closed flag on an exception",
+            exceptions(json!([{ "date": "2030-03-06", "closed": true }])).into(),
+            bad("invalid_body", "exceptions[0].closed"),
+        ),
+        (
+            K::MissingField,
+            "no timeZone",
+            br#"{"weekly": {}}"#.to_vec(),
+            bad("invalid_body", "timeZone"),
+        ),
+        (
+            K::MissingField,
+            "a range without an end",
+            monday(json!([{ "start": "09:00" }])).into(),
+            bad("invalid_body", "weekly.mon[0].end"),
+        ),
+        (
+            K::MissingField,
+            "an exception without a date",
+            exceptions(json!([{ "ranges": [] }])).into(),
+            bad("invalid_body", "exceptions[0].date"),
+        ),
+        (
+            K::MissingField,
+            "an empty timeZone",
+            zone("").into(),
+            invalid("timeZone"),
+        ),
+        (
+            K::MissingField,
+            "an empty start",
+            monday(json!([range("", "12:00")])).into(),
+            invalid("weekly.mon[0].start"),
+        ),
+        // Any real date may be an exception; these pass the date and meet the next rule.
+        (
+            K::Year0,
+            "an exception in year 0 that ends before it starts",
+            exceptions(json!([{ "date": "0000-01-01", "ranges": [range("10:00", "09:00")] }]))
+                .into(),
+            invalid("exceptions[0].ranges[0]"),
+        ),
+        (
+            K::Year0,
+            "February 29th of year 0, then a repeat",
+            exceptions(json!([{ "date": "0000-02-29" }, { "date": "0000-02-29" }])).into(),
+            invalid("exceptions[1].date"),
+        ),
+        (
+            K::Year9999,
+            "the last day of 9999 with overlapping ranges",
+            exceptions(json!([{ "date": "9999-12-31", "ranges": [range("09:00", "24:00"), range("23:00", "24:00")] }]))
+                .into(),
+            invalid("exceptions[0].ranges[1]"),
+        ),
+        (
+            K::BeforeEpoch,
+            "the day before the epoch, twice",
+            exceptions(json!([{ "date": "1969-12-31" }, { "date": "1969-12-31" }])).into(),
+            invalid("exceptions[1].date"),
+        ),
+        (
+            K::NonUtcOffset,
+            "an offset for a zone",
+            zone("+02:00").into(),
+            invalid("timeZone"),
+        ),
+        (
+            K::NonUtcOffset,
+            "a time with an offset",
+            monday(json!([range("09:00+01:00", "12:00")])).into(),
+            invalid("weekly.mon[0].start"),
+        ),
+        (
+            K::SubSecond,
+            "a time with seconds",
+            monday(json!([range("09:00:00", "12:00")])).into(),
+            invalid("weekly.mon[0].start"),
+        ),
+        (
+            K::SubSecond,
+            "a time with a fraction of a second",
+            monday(json!([range("09:00", "11:59:59.5")])).into(),
+            invalid("weekly.mon[0].end"),
+        ),
+        (
+            K::HugeNumber,
+            "hour 99",
+            monday(json!([range("09:00", "99:00")])).into(),
+            invalid("weekly.mon[0].end"),
+        ),
+        (
+            K::HugeNumber,
+            "one minute past 24:00",
+            monday(json!([range("09:00", "24:01")])).into(),
+            invalid("weekly.mon[0].end"),
+        ),
+        (
+            K::HugeNumber,
+            "a five-digit year",
+            exceptions(json!([{ "date": "10000-01-01" }])).into(),
+            invalid("exceptions[0].date"),
+        ),
+        (
+            K::HugeNumber,
+            "an integer start beyond u64",
+            br#"{"timeZone":"UTC","weekly":{"mon":[{"start":340282366920938463463374607431768211456,"end":"x"}]}}"#.to_vec(),
+            bad("invalid_body", "weekly.mon[0].start"),
+        ),
+        (
+            K::HugeNumber,
+            "a float beyond f64",
+            br#"{"timeZone":1e400,"weekly":{}}"#.to_vec(),
+            bad("malformed_json", "body"),
+        ),
+        (
+            K::TenMegabytes,
+            "10 MB of ranges",
+            format!(
+                r#"{{"timeZone":"UTC","weekly":{{"mon":[{}]}}}}"#,
+                vec![r#"{"start":"09:00","end":"10:00"}"#; TEN_MB / 32].join(",")
+            )
+            .into(),
+            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body"),
+        ),
+        (
+            K::TenMegabytes,
+            "a 10 MB zone",
+            zone(&ten_mb(b'E')).into(),
+            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body"),
+        ),
+        (
+            K::InvalidUtf8,
+            "bytes 0xFF 0xFE in the zone",
+            b"{\"timeZone\":\"UTC\xff\xfe\",\"weekly\":{}}".to_vec(),
+            bad("malformed_json", "body"),
+        ),
+        (
+            K::InvalidUtf8,
+            "a lone surrogate escape",
+            br#"{"timeZone":"\udc00","weekly":{}}"#.to_vec(),
+            bad("malformed_json", "body"),
+        ),
+        (
+            K::SqlLooking,
+            "SQL in the zone",
+            zone("Europe/London'); DROP TABLE schedules;--").into(),
+            invalid("timeZone"),
+        ),
+        (
+            K::SqlLooking,
+            "SQL as a member name",
+            br#"{"timeZone":"UTC","weekly":{},"1' OR '1'='1":1}"#.to_vec(),
+            bad("invalid_body", "1' OR '1'='1"),
+        ),
+        (
+            K::PathTraversal,
+            "a traversal out of the zone database",
+            zone("../../../../etc/passwd").into(),
+            invalid("timeZone"),
+        ),
+        (
+            K::PathTraversal,
+            "a traversal inside a zone name",
+            zone("Europe/../Europe/London").into(),
+            invalid("timeZone"),
+        ),
+        (
+            K::VeryLongId,
+            "a 60 000-character zone",
+            zone(&"E".repeat(LONGEST)).into(),
+            invalid("timeZone"),
+        ),
+    ];
+    for (kind, case, body, expect) in cases {
+        let request = r.schedule(body);
+        r.add(p, kind, case, request, expect);
+    }
+    // Not JSON at all: the media type is the input at fault.
+    let mut request = r.schedule(b"timeZone=UTC".to_vec());
+    request.headers.retain(|(name, _)| name != "content-type");
+    r.add(
+        p,
+        K::Malformed,
+        "a form body",
+        request.header("content-type", b"application/x-www-form-urlencoded"),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Content-Type",
+        ),
+    );
+}
+
+/// The `{providerId}` of reading a schedule, beyond the malformed ids: ids
+/// that are valid names but have no schedule.
+fn get_schedule_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::GetSchedule;
+    let none = (StatusCode::NOT_FOUND, "schedule_not_found", "providerId");
+    let held = r.seed.held.clone();
+    let cases: [(Kind, &str, String); 3] = [
+        (K::WrongType, "a reservation id", held),
+        (
+            K::HugeNumber,
+            "u64::MAX + 1",
+            "18446744073709551616".to_owned(),
+        ),
+        (K::HugeNumber, "128 nines", "9".repeat(128)),
+    ];
+    for (kind, case, id) in cases {
+        let request = r.path(route, &id);
+        r.add(route, kind, case, request, none);
+    }
+}
+
+/// The `If-Match` of forgetting a schedule, which no version can guard.
+fn unconditional_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::DeleteSchedule;
+    let refused = bad("if_match_unsupported", "If-Match");
+    let huge = format!("\"{}\"", "9".repeat(TEN_MB));
+    let cases: [(Kind, &str, &[u8]); 7] = [
+        (K::Malformed, "an unquoted tag", b"3"),
+        (K::WrongType, "a weak tag", b"W/\"3\""),
+        (K::MissingField, "an empty If-Match", b""),
+        (
+            K::HugeNumber,
+            "a version beyond u64",
+            b"\"99999999999999999999999\"",
+        ),
+        (K::InvalidUtf8, "byte 0xFF in the tag", b"\"3\xff\""),
+        (K::SqlLooking, "SQL as the tag", b"\"3' OR '1'='1\""),
+        (K::TenMegabytes, "a 10 MB tag", huge.as_bytes()),
+    ];
+    for (kind, case, value) in cases {
+        let request = r.header(route, "if-match", value);
+        r.add(route, kind, case, request, refused);
     }
 }
 

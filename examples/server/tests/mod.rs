@@ -15,5 +15,6 @@ mod matrix_harness;
 mod matrix_inputs;
 mod matrix_regressions;
 mod reservations;
+mod schedule;
 mod slots;
 mod support;

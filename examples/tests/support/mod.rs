@@ -694,7 +694,18 @@ impl fmt::Debug for Reply {
 }
 
 /// The keys whose values are instants in every body the API sends.
-const INSTANT_KEYS: &[&str] = &["start", "end", "createdAt", "expiresAt", "confirmedAt"];
+const INSTANT_KEYS: &[&str] = &[
+    "start",
+    "end",
+    "createdAt",
+    "expiresAt",
+    "confirmedAt",
+    "through",
+];
+
+/// The member holding a weekly schedule, whose `start` and `end` are
+/// wall-clock times of day (`09:00`), not instants.
+const SCHEDULE_KEY: &str = "schedule";
 
 impl Reply {
     /// The value of header `name`, if present and text.
@@ -742,6 +753,9 @@ impl Reply {
             match value {
                 Value::Object(map) => {
                     for (key, value) in map {
+                        if key == SCHEDULE_KEY {
+                            continue;
+                        }
                         if let (true, Value::String(text)) =
                             (INSTANT_KEYS.contains(&key.as_str()), value)
                         {
