@@ -152,6 +152,7 @@ pub(super) fn all<S: Store + 'static>() -> Vec<Case<S>> {
     cases.extend(cases![
         schedules::set_schedule_stores_it_and_the_sweep_rolls_it,
         schedules::a_refused_or_cleared_schedule_is_not_rolled,
+        schedules::a_schedule_across_dst_stores_its_exact_expansion,
     ]);
     cases
 }

@@ -313,7 +313,8 @@ pub(super) async fn delete_forgets_the_schedule_and_keeps_the_slots<S: Store>(h:
 
 #[cfg(feature = "tz")]
 pub(super) use with_tz::{
-    a_refused_or_cleared_schedule_is_not_rolled, set_schedule_stores_it_and_the_sweep_rolls_it,
+    a_refused_or_cleared_schedule_is_not_rolled, a_schedule_across_dst_stores_its_exact_expansion,
+    set_schedule_stores_it_and_the_sweep_rolls_it,
 };
 
 /// What the scheduler builds on these primitives: `set_schedule` stores the
@@ -429,5 +430,69 @@ mod with_tz {
             4 + 4,
             "its slots stay: Monday 14 January's, beside the window opened"
         );
+    }
+
+    /// Sunday 00:00-24:00, every Sunday, in `zone`.
+    fn sundays(zone: &str) -> WeeklySchedule {
+        WeeklySchedule::builder(zone)
+            .weekday(Weekday::Sun, [("00:00", "24:00")])
+            .build()
+            .expect("schedule")
+    }
+
+    /// A year of Sundays across daylight-saving transitions lands in the
+    /// store exactly as the schedule expands: each date at its own offset,
+    /// the spring gap lost and the autumn fold kept, on every backend.
+    pub(crate) async fn a_schedule_across_dst_stores_its_exact_expansion<S: Store>(
+        h: Harness<S>,
+    ) {
+        use std::collections::BTreeMap;
+
+        use chrono::{NaiveDate, TimeZone};
+
+        use crate::grid::TimeRange;
+
+        // Each transition falls on a Sunday of 2030: (zone, date, slots that day).
+        let cases: [(&str, [(NaiveDate, usize); 2]); 2] = [
+            // 23 and 25 hours.
+            ("America/New_York", [(date(2030, 3, 10), 92), (date(2030, 11, 3), 100)]),
+            // Lord Howe moves by 30 minutes: 24.5 hours in April, 23.5 in October.
+            ("Australia/Lord_Howe", [(date(2030, 4, 7), 98), (date(2030, 10, 6), 94)]),
+        ];
+        let s = &h.scheduler;
+        for (zone, transitions) in cases {
+            let p = h.provider(&zone.replace('/', "-"));
+            let schedule = sundays(zone);
+            let applied = s.set_schedule(&p, &schedule).await.expect("set");
+            let stored = h.reservable_starts(&p).await;
+            let bookable = TimeRange::new(h.now() + s.policy().min_lead(), applied.through)
+                .expect("range");
+            let expected: Vec<_> = schedule
+                .slot_starts_within(s.policy().grid(), bookable)
+                .into_iter()
+                .map(|start| start.instant())
+                .collect();
+            assert_eq!(stored.len(), expected.len(), "{zone}: slot count");
+            assert!(stored == expected, "{zone}: the stored slots are the expansion");
+
+            let tz = schedule.time_zone();
+            let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+            for start in &stored {
+                *per_day.entry(tz.from_utc_datetime(&start.naive_utc()).date_naive()).or_default() += 1;
+            }
+            for (day, slots) in transitions {
+                assert_eq!(per_day.get(&day), Some(&slots), "{zone} on {day}");
+            }
+            let ordinary = per_day.values().filter(|&&n| n == 96).count();
+            assert_eq!(
+                ordinary + transitions.len(),
+                per_day.len(),
+                "{zone}: every other Sunday has 96 slots: {per_day:?}"
+            );
+        }
+    }
+
+    fn date(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(y, m, d).expect("date")
     }
 }
