@@ -443,9 +443,7 @@ mod with_tz {
     /// A year of Sundays across daylight-saving transitions lands in the
     /// store exactly as the schedule expands: each date at its own offset,
     /// the spring gap lost and the autumn fold kept, on every backend.
-    pub(crate) async fn a_schedule_across_dst_stores_its_exact_expansion<S: Store>(
-        h: Harness<S>,
-    ) {
+    pub(crate) async fn a_schedule_across_dst_stores_its_exact_expansion<S: Store>(h: Harness<S>) {
         use std::collections::BTreeMap;
 
         use chrono::{NaiveDate, TimeZone};
@@ -455,9 +453,15 @@ mod with_tz {
         // Each transition falls on a Sunday of 2030: (zone, date, slots that day).
         let cases: [(&str, [(NaiveDate, usize); 2]); 2] = [
             // 23 and 25 hours.
-            ("America/New_York", [(date(2030, 3, 10), 92), (date(2030, 11, 3), 100)]),
+            (
+                "America/New_York",
+                [(date(2030, 3, 10), 92), (date(2030, 11, 3), 100)],
+            ),
             // Lord Howe moves by 30 minutes: 24.5 hours in April, 23.5 in October.
-            ("Australia/Lord_Howe", [(date(2030, 4, 7), 98), (date(2030, 10, 6), 94)]),
+            (
+                "Australia/Lord_Howe",
+                [(date(2030, 4, 7), 98), (date(2030, 10, 6), 94)],
+            ),
         ];
         let s = &h.scheduler;
         for (zone, transitions) in cases {
@@ -465,20 +469,25 @@ mod with_tz {
             let schedule = sundays(zone);
             let applied = s.set_schedule(&p, &schedule).await.expect("set");
             let stored = h.reservable_starts(&p).await;
-            let bookable = TimeRange::new(h.now() + s.policy().min_lead(), applied.through)
-                .expect("range");
+            let bookable =
+                TimeRange::new(h.now() + s.policy().min_lead(), applied.through).expect("range");
             let expected: Vec<_> = schedule
                 .slot_starts_within(s.policy().grid(), bookable)
                 .into_iter()
                 .map(|start| start.instant())
                 .collect();
             assert_eq!(stored.len(), expected.len(), "{zone}: slot count");
-            assert!(stored == expected, "{zone}: the stored slots are the expansion");
+            assert!(
+                stored == expected,
+                "{zone}: the stored slots are the expansion"
+            );
 
             let tz = schedule.time_zone();
             let mut per_day: BTreeMap<NaiveDate, usize> = BTreeMap::new();
             for start in &stored {
-                *per_day.entry(tz.from_utc_datetime(&start.naive_utc()).date_naive()).or_default() += 1;
+                *per_day
+                    .entry(tz.from_utc_datetime(&start.naive_utc()).date_naive())
+                    .or_default() += 1;
             }
             for (day, slots) in transitions {
                 assert_eq!(per_day.get(&day), Some(&slots), "{zone} on {day}");
