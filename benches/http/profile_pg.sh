@@ -73,6 +73,32 @@ with open(sys.argv[1] + "/warm.ids", "w") as warm, open(sys.argv[1] + "/run.ids"
         (warm if i % 4 == 0 else run).write(base64.urlsafe_b64encode(raw).decode().rstrip("=") + "\n")
 PY
 
+# report NAME: the recording as text. Pipelines here end in `head`, which
+# closes early by design, so a broken pipe is not a failure.
+report() {
+    set +o pipefail
+    local data="$WORK/perf.data"
+    echo "# $1: wrk -t2 -c32 on the server over PostgreSQL; perf record -a -g -F 499 for ${DURATION}s"
+    echo "# $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+    echo "# wrk: $(sed -n 's/^BENCH //p' "$WORK/wrk.txt") (requests/s, p99 ms, non-2xx, socket errors)"
+    echo
+    echo "## CPU by thread name (whole machine): the server's threads are tokio-rt-worker and log-writer"
+    perf report -i "$data" --stdio --no-children -g none --sort comm 2>/dev/null | grep '%' | head -12
+    echo
+    echo "## The server's threads: top symbols by self time"
+    perf report -i "$data" --stdio --no-children -g none --comm tokio-rt-worker,log-writer \
+        --sort dso,symbol 2>/dev/null | grep '%' | head -40
+    echo
+    echo "## The server's threads: time inside sqlx's ping (callers included)"
+    perf report -i "$data" --stdio --children -g none --comm tokio-rt-worker \
+        --sort symbol 2>/dev/null | grep -E 'ping|check_idle_conn|return_to_pool|fetch_optional|fetch_one|execute' | head -12
+    echo
+    echo "## PostgreSQL: top symbols by self time"
+    perf report -i "$data" --stdio --no-children -g none --comm postgres \
+        --sort dso,symbol 2>/dev/null | grep '%' | head -30
+    set -o pipefail
+}
+
 profile() { # profile NAME SCRIPT WARM_ARGS -- RUN_ARGS
     local name="$1" script="$2" warm=() run=(); shift 2
     while [[ $# -gt 0 && "$1" != "--" ]]; do warm+=("$1"); shift; done
@@ -84,22 +110,7 @@ profile() { # profile NAME SCRIPT WARM_ARGS -- RUN_ARGS
     sleep 1
     perf record -q -a -g -F 499 -o "$WORK/perf.data" -- sleep "$DURATION" 2>/dev/null
     wait "$wrk_pid"
-    {
-        echo "# $name: wrk -t2 -c32 on the server over PostgreSQL; perf record -a -g -F 499 for ${DURATION}s"
-        echo "# $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
-        echo "# wrk: $(sed -n 's/^BENCH //p' "$WORK/wrk.txt") (requests/s, p99 ms, non-2xx, socket errors)"
-        echo
-        echo "## CPU by command (whole machine, all threads)"
-        perf report -i "$WORK/perf.data" --stdio --no-children --sort comm 2>/dev/null | grep -v '^$' | grep -v '^#' | grep '%' | head -15
-        echo
-        echo "## The server: top symbols by self time"
-        perf report -i "$WORK/perf.data" --stdio --no-children --comm server,tokio-runtime-w,log-writer \
-            --sort dso,symbol -g none 2>/dev/null | grep '%' | head -30
-        echo
-        echo "## PostgreSQL: top symbols by self time"
-        perf report -i "$WORK/perf.data" --stdio --no-children --comm postgres \
-            --sort dso,symbol -g none 2>/dev/null | grep '%' | head -30
-    } >"$OUT/postgres-$name.txt"
+    report "$name" >"$OUT/postgres-$name.txt"
     echo "wrote $OUT/postgres-$name.txt"
 }
 
