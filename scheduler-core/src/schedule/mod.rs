@@ -59,6 +59,7 @@
 
 mod expand;
 mod local;
+mod object;
 mod weekly;
 
 pub use chrono_tz::Tz;

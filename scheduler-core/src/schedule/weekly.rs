@@ -7,6 +7,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::local::{LocalRange, LocalTime};
+use super::object::{Object, object, objects};
 use crate::error::{Error, Result};
 
 /// The JSON keys of the weekdays, Monday first.
@@ -41,7 +42,7 @@ const DAY_KEYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 /// assert!(err.to_string().contains("weekly.mon[0] must end after it starts"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "ScheduleJson", into = "ScheduleJson")]
+#[serde(try_from = "Object<ScheduleJson>", into = "ScheduleJson")]
 pub struct WeeklySchedule {
     zone: Tz,
     /// Ranges per weekday, Monday first, each list in order of start.
@@ -166,27 +167,56 @@ fn range_json<'a>(ranges: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<R
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct ScheduleJson {
     time_zone: String,
+    #[serde(deserialize_with = "object")]
     weekly: WeekJson,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects")]
     exceptions: Vec<ExceptionJson>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WeekJson {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "objects"
+    )]
     mon: Vec<RangeJson>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "objects"
+    )]
     tue: Vec<RangeJson>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "objects"
+    )]
     wed: Vec<RangeJson>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "objects"
+    )]
     thu: Vec<RangeJson>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "objects"
+    )]
     fri: Vec<RangeJson>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "objects"
+    )]
     sat: Vec<RangeJson>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "objects"
+    )]
     sun: Vec<RangeJson>,
 }
 
@@ -236,7 +266,7 @@ struct RangeJson {
 struct ExceptionJson {
     date: String,
     /// Left out or empty: the date is closed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "objects")]
     ranges: Vec<RangeJson>,
 }
 
@@ -244,6 +274,14 @@ fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Error {
     Error::InvalidSchedule {
         field: field.into(),
         rule: rule.into(),
+    }
+}
+
+impl TryFrom<Object<ScheduleJson>> for WeeklySchedule {
+    type Error = Error;
+
+    fn try_from(Object(json): Object<ScheduleJson>) -> Result<Self> {
+        Self::try_from(json)
     }
 }
 
@@ -392,6 +430,35 @@ mod tests {
 
     fn berlin() -> WeeklyScheduleBuilder {
         WeeklySchedule::builder("Europe/Berlin")
+    }
+
+    #[test]
+    fn an_array_where_an_object_belongs_is_refused() {
+        let range = json!({"start": "09:00", "end": "12:00"});
+        for (bad, place) in [
+            (json!(["UTC", {}]), "the schedule"),
+            (json!({"timeZone": "UTC", "weekly": []}), "weekly"),
+            (
+                json!({"timeZone": "UTC", "weekly": {"mon": [["09:00", "12:00"]]}}),
+                "a range",
+            ),
+            (
+                json!({"timeZone": "UTC", "weekly": {}, "exceptions": [["2030-01-01", []]]}),
+                "an exception",
+            ),
+            (
+                json!({"timeZone": "UTC", "weekly": {},
+                    "exceptions": [{"date": "2030-01-01", "ranges": [["09:00", "12:00"]]}]}),
+                "an exception's range",
+            ),
+        ] {
+            let err = read(bad).expect_err(place);
+            assert!(err.contains("expected an object"), "{place}: {err}");
+        }
+        // The same shapes as objects are read.
+        let good = json!({"timeZone": "UTC", "weekly": {"mon": [range.clone()]},
+                          "exceptions": [{"date": "2030-01-01", "ranges": [range]}]});
+        read(good).expect("objects are read");
     }
 
     #[test]
