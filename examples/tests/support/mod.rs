@@ -753,7 +753,10 @@ impl Reply {
             match value {
                 Value::Object(map) => {
                     for (key, value) in map {
-                        if key == SCHEDULE_KEY {
+                        // A schedule's times are wall-clock `HH:MM`, and the
+                        // OpenAPI document's examples are documentation, not
+                        // answers: neither holds instants of this API.
+                        if key == SCHEDULE_KEY || key == "example" {
                             continue;
                         }
                         if let (true, Value::String(text)) =
