@@ -1,8 +1,9 @@
 //! Calendar versions: read one, or lock and bump it inside a write transaction.
 
 use scheduler_core::{ProviderId, Result};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgConnection;
 
+use super::conns::Conns;
 use crate::row::{storage, version};
 
 /// Creates the row at version 0 if missing, locks it until the transaction
@@ -19,12 +20,13 @@ const BUMP: &str =
 const CURRENT: &str = "SELECT version FROM calendars WHERE provider_id = $1";
 
 /// The provider's calendar version, 0 if it was never written.
-pub(super) async fn current(pool: &PgPool, provider: &ProviderId) -> Result<u64> {
-    let stored: Option<i64> = sqlx::query_scalar(CURRENT)
+pub(super) async fn current(conns: &Conns, provider: &ProviderId) -> Result<u64> {
+    let mut conn = conns.get().await?;
+    let stored = sqlx::query_scalar(CURRENT)
         .bind(provider.as_str())
-        .fetch_optional(pool)
-        .await
-        .map_err(storage)?;
+        .fetch_optional(&mut *conn)
+        .await;
+    let stored: Option<i64> = conn.settle(stored)?;
     version(stored.unwrap_or(0))
 }
 

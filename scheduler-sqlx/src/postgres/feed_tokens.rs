@@ -1,12 +1,11 @@
 //! Calendar-feed tokens: one row each, found by id or by provider, revoked
 //! by one conditional update.
 
+use super::conns::Conns;
+use crate::row::{FeedTokenRow, feed_token, micros};
 use chrono::{DateTime, Utc};
 use scheduler_core::store::FeedToken;
 use scheduler_core::{FeedTokenId, ProviderId, Result};
-use sqlx::PgPool;
-
-use crate::row::{FeedTokenRow, feed_token, micros, storage};
 
 /// An id already taken inserts nothing, whoever holds it.
 const INSERT: &str = "\
@@ -28,49 +27,52 @@ UPDATE feed_tokens SET revoked_us = COALESCE(revoked_us, $3)
 WHERE provider_id = $1 AND id = $2
 RETURNING id, provider_id, digest, created_us, revoked_us";
 
-pub(super) async fn put(pool: &PgPool, token: &FeedToken) -> Result<bool> {
+pub(super) async fn put(conns: &Conns, token: &FeedToken) -> Result<bool> {
+    let mut conn = conns.get().await?;
     let done = sqlx::query(INSERT)
         .bind(token.id.as_str())
         .bind(token.provider.as_str())
         .bind(&token.digest)
         .bind(micros(token.created_at))
         .bind(token.revoked_at.map(micros))
-        .execute(pool)
-        .await
-        .map_err(storage)?;
-    Ok(done.rows_affected() == 1)
+        .execute(&mut *conn)
+        .await;
+    Ok(conn.settle(done)?.rows_affected() == 1)
 }
 
-pub(super) async fn get(pool: &PgPool, id: &FeedTokenId) -> Result<Option<FeedToken>> {
-    let row: Option<FeedTokenRow> = sqlx::query_as(ONE)
+pub(super) async fn get(conns: &Conns, id: &FeedTokenId) -> Result<Option<FeedToken>> {
+    let mut conn = conns.get().await?;
+    let row = sqlx::query_as(ONE)
         .bind(id.as_str())
-        .fetch_optional(pool)
-        .await
-        .map_err(storage)?;
+        .fetch_optional(&mut *conn)
+        .await;
+    let row: Option<FeedTokenRow> = conn.settle(row)?;
     row.map(feed_token).transpose()
 }
 
-pub(super) async fn of(pool: &PgPool, provider: &ProviderId) -> Result<Vec<FeedToken>> {
-    let rows: Vec<FeedTokenRow> = sqlx::query_as(OF_PROVIDER)
+pub(super) async fn of(conns: &Conns, provider: &ProviderId) -> Result<Vec<FeedToken>> {
+    let mut conn = conns.get().await?;
+    let rows = sqlx::query_as(OF_PROVIDER)
         .bind(provider.as_str())
-        .fetch_all(pool)
-        .await
-        .map_err(storage)?;
+        .fetch_all(&mut *conn)
+        .await;
+    let rows: Vec<FeedTokenRow> = conn.settle(rows)?;
     rows.into_iter().map(feed_token).collect()
 }
 
 pub(super) async fn revoke(
-    pool: &PgPool,
+    conns: &Conns,
     provider: &ProviderId,
     id: &FeedTokenId,
     now: DateTime<Utc>,
 ) -> Result<Option<FeedToken>> {
-    let row: Option<FeedTokenRow> = sqlx::query_as(REVOKE)
+    let mut conn = conns.get().await?;
+    let row = sqlx::query_as(REVOKE)
         .bind(provider.as_str())
         .bind(id.as_str())
         .bind(micros(now))
-        .fetch_optional(pool)
-        .await
-        .map_err(storage)?;
+        .fetch_optional(&mut *conn)
+        .await;
+    let row: Option<FeedTokenRow> = conn.settle(row)?;
     row.map(feed_token).transpose()
 }

@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use scheduler_core::Result;
 use scheduler_core::store::{HoldOutcome, HoldRequest};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
+use super::conns::Conns;
 use super::{decode, lifecycle};
 use crate::row::{id_bytes, micros, storage};
 
@@ -56,7 +57,19 @@ const SLOT_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM slots WHERE provider_id = $1 AND start_s = $2)";
 
 pub(super) async fn hold(
-    pool: &PgPool,
+    conns: &Conns,
+    request: HoldRequest<'_>,
+    now: DateTime<Utc>,
+) -> Result<HoldOutcome> {
+    let mut conn = conns.get().await?;
+    let outcome = hold_on(&mut conn, request, now).await;
+    conn.finish(outcome)
+}
+
+/// The hold and, when it inserted nothing, the statements that say why, all
+/// on one connection.
+async fn hold_on(
+    conn: &mut PgConnection,
     request: HoldRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<HoldOutcome> {
@@ -74,7 +87,7 @@ pub(super) async fn hold(
         .bind(micros(new.created_at))
         .bind(micros(new.expires_at))
         .bind(request.key.map(|key| key.as_str()))
-        .fetch_optional(pool)
+        .fetch_optional(&mut *conn)
         .await
         .map_err(storage)?;
     if let Some(row) = inserted {
@@ -84,14 +97,14 @@ pub(super) async fn hold(
     // `ON CONFLICT` waited for any concurrent request with the same key to
     // commit, so a used key is visible now.
     if let Some(key) = request.key
-        && let Some(original) = lifecycle::by_key(pool, &new.client_id, key).await?
+        && let Some(original) = lifecycle::by_key_on(conn, &new.client_id, key).await?
     {
         return Ok(HoldOutcome::KeyUsed(original));
     }
     let exists: bool = sqlx::query_scalar(SLOT_EXISTS)
         .bind(new.provider_id.as_str())
         .bind(request.slot.timestamp())
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await
         .map_err(storage)?;
     Ok(if exists {

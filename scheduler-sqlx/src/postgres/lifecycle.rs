@@ -6,8 +6,9 @@
 
 use chrono::{DateTime, Utc};
 use scheduler_core::{ClientId, IdempotencyKey, Reservation, ReservationId, Result};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
+use super::conns::Conns;
 use super::decode;
 use crate::row::{id_bytes, micros, storage};
 
@@ -60,90 +61,109 @@ const EXPIRE_DUE: &str = "
     ))
     AND status = 'held'";
 
-pub(super) async fn by_id(pool: &PgPool, id: ReservationId) -> Result<Option<Reservation>> {
+pub(super) async fn by_id(conns: &Conns, id: ReservationId) -> Result<Option<Reservation>> {
+    let mut conn = conns.get().await?;
     let row = sqlx::query(BY_ID)
         .bind(id_bytes(id))
-        .fetch_optional(pool)
-        .await
-        .map_err(storage)?;
-    row.as_ref().map(decode::reservation).transpose()
+        .fetch_optional(&mut *conn)
+        .await;
+    conn.settle(row)?
+        .as_ref()
+        .map(decode::reservation)
+        .transpose()
 }
 
 pub(super) async fn by_key(
-    pool: &PgPool,
+    conns: &Conns,
+    client: &ClientId,
+    key: &IdempotencyKey,
+) -> Result<Option<Reservation>> {
+    let mut conn = conns.get().await?;
+    let found = by_key_on(&mut conn, client, key).await;
+    conn.finish(found)
+}
+
+/// [`by_key`] on a connection an operation already holds.
+pub(super) async fn by_key_on(
+    conn: &mut PgConnection,
     client: &ClientId,
     key: &IdempotencyKey,
 ) -> Result<Option<Reservation>> {
     let row = sqlx::query(BY_KEY)
         .bind(client.as_str())
         .bind(key.as_str())
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await
         .map_err(storage)?;
     row.as_ref().map(decode::reservation).transpose()
 }
 
 pub(super) async fn confirm(
-    pool: &PgPool,
+    conns: &Conns,
     id: ReservationId,
     now: DateTime<Utc>,
 ) -> Result<Option<Reservation>> {
-    transition(pool, CONFIRM, id, now).await
+    transition(conns, CONFIRM, id, now).await
 }
 
 pub(super) async fn cancel(
-    pool: &PgPool,
+    conns: &Conns,
     id: ReservationId,
     now: DateTime<Utc>,
 ) -> Result<Option<Reservation>> {
-    transition(pool, CANCEL, id, now).await
+    transition(conns, CANCEL, id, now).await
 }
 
 /// Runs one conditional status change (`$1` id, `$2` now) and returns the
 /// reservation it changed, if its condition held.
 async fn transition(
-    pool: &PgPool,
+    conns: &Conns,
     statement: &'static str,
     id: ReservationId,
     now: DateTime<Utc>,
 ) -> Result<Option<Reservation>> {
+    let mut conn = conns.get().await?;
     let row = sqlx::query(statement)
         .bind(id_bytes(id))
         .bind(micros(now))
-        .fetch_optional(pool)
-        .await
-        .map_err(storage)?;
-    row.as_ref().map(decode::reservation).transpose()
+        .fetch_optional(&mut *conn)
+        .await;
+    conn.settle(row)?
+        .as_ref()
+        .map(decode::reservation)
+        .transpose()
 }
 
 /// Batches from this size up are swept by two statements at once.
 ///
 /// PostgreSQL runs a statement on one core, and a sweep's cost is all in its
 /// heap and index writes (an expired row leaves the partial indexes, so no
-/// update can be heap-only). Two statements on two pooled connections share
-/// that work between two backends; `FOR UPDATE SKIP LOCKED` hands each its
-/// own rows. Below this size the second round trip costs more than it saves.
+/// update can be heap-only). Two statements on two connections share that
+/// work between two backends; `FOR UPDATE SKIP LOCKED` hands each its own
+/// rows. Below this size the second round trip costs more than it saves.
 const SPLIT_FROM: usize = 1_000;
 
-pub(super) async fn expire_due(pool: &PgPool, now: DateTime<Utc>, batch: usize) -> Result<u64> {
+pub(super) async fn expire_due(conns: &Conns, now: DateTime<Utc>, batch: usize) -> Result<u64> {
     if batch < SPLIT_FROM {
-        return expire_some(pool, now, batch).await;
+        return expire_some(conns, now, batch).await;
     }
     let half = batch / 2;
+    // Each half takes its own connection. If one fails, `try_join!` drops
+    // the other mid-statement, and its connection is closed, not reused.
     let (first, second) = tokio::try_join!(
-        expire_some(pool, now, batch - half),
-        expire_some(pool, now, half)
+        expire_some(conns, now, batch - half),
+        expire_some(conns, now, half)
     )?;
     Ok(first + second)
 }
 
 /// Marks up to `limit` due holds expired in one statement.
-async fn expire_some(pool: &PgPool, now: DateTime<Utc>, limit: usize) -> Result<u64> {
+async fn expire_some(conns: &Conns, now: DateTime<Utc>, limit: usize) -> Result<u64> {
+    let mut conn = conns.get().await?;
     let done = sqlx::query(EXPIRE_DUE)
         .bind(micros(now))
         .bind(decode::bigint(limit))
-        .execute(pool)
-        .await
-        .map_err(storage)?;
-    Ok(done.rows_affected())
+        .execute(&mut *conn)
+        .await;
+    Ok(conn.settle(done)?.rows_affected())
 }

@@ -1,11 +1,10 @@
 //! Keyset pages of a provider's or a client's reservations.
 
+use super::conns::Conns;
+use super::decode;
+use crate::row::id_bytes;
 use scheduler_core::store::ReservationPage;
 use scheduler_core::{ClientId, ProviderId, Reservation, Result};
-use sqlx::PgPool;
-
-use super::decode;
-use crate::row::{id_bytes, storage};
 
 /// `$4, $5` is the position to resume after; the first page passes the lower
 /// bound and an empty id, which sorts before every 16-byte id. The row
@@ -33,23 +32,23 @@ const BY_CLIENT: &str = concat!(
 );
 
 pub(super) async fn by_provider(
-    pool: &PgPool,
+    conns: &Conns,
     provider: &ProviderId,
     page: ReservationPage,
 ) -> Result<Vec<Reservation>> {
-    fetch(pool, BY_PROVIDER, provider.as_str(), page).await
+    fetch(conns, BY_PROVIDER, provider.as_str(), page).await
 }
 
 pub(super) async fn by_client(
-    pool: &PgPool,
+    conns: &Conns,
     client: &ClientId,
     page: ReservationPage,
 ) -> Result<Vec<Reservation>> {
-    fetch(pool, BY_CLIENT, client.as_str(), page).await
+    fetch(conns, BY_CLIENT, client.as_str(), page).await
 }
 
 async fn fetch(
-    pool: &PgPool,
+    conns: &Conns,
     sql: &'static str,
     owner: &str,
     page: ReservationPage,
@@ -59,6 +58,7 @@ async fn fetch(
         Some((start, id)) => (start.timestamp(), id_bytes(id)),
         None => (from, Vec::new()),
     };
+    let mut conn = conns.get().await?;
     let rows = sqlx::query(sql)
         .bind(owner)
         .bind(from)
@@ -66,8 +66,7 @@ async fn fetch(
         .bind(after_s)
         .bind(after_id)
         .bind(decode::bigint(page.limit))
-        .fetch_all(pool)
-        .await
-        .map_err(storage)?;
-    decode::reservations(&rows)
+        .fetch_all(&mut *conn)
+        .await;
+    decode::reservations(&conn.settle(rows)?)
 }

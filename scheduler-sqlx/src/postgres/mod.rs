@@ -2,7 +2,8 @@
 //! on PostgreSQL, safe for many server processes sharing one database.
 //!
 //! Each submodule owns one family of statements; this module owns the
-//! connection pool, the migrations and the dispatch of the trait.
+//! connection pool, the migrations and the dispatch of the trait, and
+//! `conns` the connections the statements run on.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,8 +15,12 @@ use scheduler_core::{
     ClientId, Error, FeedTokenId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result,
     SlotStart, Store,
 };
+use std::sync::Arc;
+
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+
+use conns::Conns;
 
 /// The reservation columns as a literal, so statements can be built with
 /// `concat!` (sqlx only takes `&'static str` SQL without an audit wrapper).
@@ -27,6 +32,7 @@ macro_rules! reservation_columns {
 }
 
 mod calendar;
+mod conns;
 mod decode;
 mod feed_tokens;
 mod hold;
@@ -54,6 +60,16 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// Run [`migrate`](Self::migrate) (or apply [`migrator`](Self::migrator) with
 /// your own tooling) before first use.
 ///
+/// The primitives run on connections the store takes out of the pool and
+/// keeps, so each statement costs one round trip: sqlx's pool would ping a
+/// connection when handing it out and again when it comes back. The store
+/// keeps at most the pool's `max_connections` of them, respects its
+/// `acquire_timeout`, `max_lifetime` and `idle_timeout`, pings a connection
+/// idle for more than a second before reusing it, and closes (never reuses)
+/// a connection whose operation failed in the database or on the wire, or
+/// was cancelled mid-statement. [`pool`](Self::pool) stays available for
+/// other queries; the connections it opens for them come on top.
+///
 /// ```no_run
 /// # async fn example() -> Result<(), scheduler_core::Error> {
 /// use scheduler_core::{ListQuery, Policy, ProviderId, Scheduler, SystemClock};
@@ -71,7 +87,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// ```
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    conns: Arc<Conns>,
 }
 
 impl PostgresStore {
@@ -89,19 +105,23 @@ impl PostgresStore {
     /// A store over an existing pool. The pool's connections must see the
     /// migrated tables on their `search_path`.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            conns: Arc::new(Conns::new(pool)),
+        }
     }
 
-    /// The pool, for health checks or queries of your own.
+    /// The pool, for health checks or queries of your own. Closing it also
+    /// closes the store's idle connections, on its next operation, which then
+    /// fails as the pool's would.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.conns.pool()
     }
 
     /// Applies the pending embedded migrations. Safe to call on every start
     /// and from several processes at once: sqlx serializes them with an
     /// advisory lock and skips the applied ones.
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await.map_err(Error::storage)
+        MIGRATOR.run(self.pool()).await.map_err(Error::storage)
     }
 
     /// The embedded migrations (`migrations/postgres`), to run with your own
@@ -114,7 +134,7 @@ impl PostgresStore {
 #[async_trait]
 impl Store for PostgresStore {
     async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
-        calendar::current(&self.pool, provider).await
+        calendar::current(&self.conns, provider).await
     }
 
     async fn add_slots(
@@ -123,7 +143,7 @@ impl Store for PostgresStore {
         starts: &[SlotStart],
         expected: Option<u64>,
     ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
-        slots::add(&self.pool, provider, starts, expected).await
+        slots::add(&self.conns, provider, starts, expected).await
     }
 
     async fn withdraw_slots(
@@ -133,7 +153,7 @@ impl Store for PostgresStore {
         expected: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<CalendarWrite<StoreWithdrawal>> {
-        slots::withdraw(&self.pool, provider, bounds, expected, now).await
+        slots::withdraw(&self.conns, provider, bounds, expected, now).await
     }
 
     async fn free_slots(
@@ -143,7 +163,7 @@ impl Store for PostgresStore {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>> {
-        slots::free(&self.pool, provider, bounds, limit, now).await
+        slots::free(&self.conns, provider, bounds, limit, now).await
     }
 
     async fn versioned_free_slots(
@@ -153,15 +173,15 @@ impl Store for PostgresStore {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<(u64, Vec<DateTime<Utc>>)> {
-        slots::versioned_free(&self.pool, provider, bounds, limit, now).await
+        slots::versioned_free(&self.conns, provider, bounds, limit, now).await
     }
 
     async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
-        hold::hold(&self.pool, request, now).await
+        hold::hold(&self.conns, request, now).await
     }
 
     async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {
-        lifecycle::by_id(&self.pool, id).await
+        lifecycle::by_id(&self.conns, id).await
     }
 
     async fn reservation_by_key(
@@ -169,19 +189,19 @@ impl Store for PostgresStore {
         client: &ClientId,
         key: &IdempotencyKey,
     ) -> Result<Option<Reservation>> {
-        lifecycle::by_key(&self.pool, client, key).await
+        lifecycle::by_key(&self.conns, client, key).await
     }
 
     async fn confirm(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
-        lifecycle::confirm(&self.pool, id, now).await
+        lifecycle::confirm(&self.conns, id, now).await
     }
 
     async fn cancel(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
-        lifecycle::cancel(&self.pool, id, now).await
+        lifecycle::cancel(&self.conns, id, now).await
     }
 
     async fn expire_due(&self, now: DateTime<Utc>, batch: usize) -> Result<u64> {
-        lifecycle::expire_due(&self.pool, now, batch).await
+        lifecycle::expire_due(&self.conns, now, batch).await
     }
 
     async fn provider_reservations(
@@ -189,7 +209,7 @@ impl Store for PostgresStore {
         provider: &ProviderId,
         page: ReservationPage,
     ) -> Result<Vec<Reservation>> {
-        listing::by_provider(&self.pool, provider, page).await
+        listing::by_provider(&self.conns, provider, page).await
     }
 
     async fn client_reservations(
@@ -197,7 +217,7 @@ impl Store for PostgresStore {
         client: &ClientId,
         page: ReservationPage,
     ) -> Result<Vec<Reservation>> {
-        listing::by_client(&self.pool, client, page).await
+        listing::by_client(&self.conns, client, page).await
     }
 
     async fn put_schedule(
@@ -207,15 +227,15 @@ impl Store for PostgresStore {
         through: DateTime<Utc>,
         version: u64,
     ) -> Result<CalendarWrite<()>> {
-        schedules::put(&self.pool, provider, json, through, version).await
+        schedules::put(&self.conns, provider, json, through, version).await
     }
 
     async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
-        schedules::get(&self.pool, provider).await
+        schedules::get(&self.conns, provider).await
     }
 
     async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
-        schedules::delete(&self.pool, provider).await
+        schedules::delete(&self.conns, provider).await
     }
 
     async fn schedules_due(
@@ -223,7 +243,7 @@ impl Store for PostgresStore {
         before: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
-        schedules::due(&self.pool, before, limit).await
+        schedules::due(&self.conns, before, limit).await
     }
 
     async fn advance_schedule(
@@ -232,19 +252,19 @@ impl Store for PostgresStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<bool> {
-        schedules::advance(&self.pool, provider, from, to).await
+        schedules::advance(&self.conns, provider, from, to).await
     }
 
     async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
-        feed_tokens::put(&self.pool, token).await
+        feed_tokens::put(&self.conns, token).await
     }
 
     async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
-        feed_tokens::get(&self.pool, id).await
+        feed_tokens::get(&self.conns, id).await
     }
 
     async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
-        feed_tokens::of(&self.pool, provider).await
+        feed_tokens::of(&self.conns, provider).await
     }
 
     async fn revoke_feed_token(
@@ -253,6 +273,6 @@ impl Store for PostgresStore {
         id: &FeedTokenId,
         now: DateTime<Utc>,
     ) -> Result<Option<FeedToken>> {
-        feed_tokens::revoke(&self.pool, provider, id, now).await
+        feed_tokens::revoke(&self.conns, provider, id, now).await
     }
 }

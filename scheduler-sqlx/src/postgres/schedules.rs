@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{CalendarWrite, StoredSchedule};
 use scheduler_core::{ProviderId, Result};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection};
 
+use super::conns::Conns;
 use super::{calendar, decode};
 use crate::row::{micros, storage, stored_schedule};
 
@@ -32,17 +33,32 @@ const ADVANCE: &str =
     "UPDATE schedules SET through_us = $3 WHERE provider_id = $1 AND through_us = $2";
 
 pub(super) async fn put(
-    pool: &PgPool,
+    conns: &Conns,
     provider: &ProviderId,
     json: &str,
     through: DateTime<Utc>,
     version: u64,
 ) -> Result<CalendarWrite<()>> {
-    let mut tx = pool.begin().await.map_err(storage)?;
+    let mut conn = conns.get().await?;
+    let written = put_on(&mut conn, provider, json, through, version).await;
+    conn.finish(written)
+}
+
+async fn put_on(
+    conn: &mut PgConnection,
+    provider: &ProviderId,
+    json: &str,
+    through: DateTime<Utc>,
+    version: u64,
+) -> Result<CalendarWrite<()>> {
+    let mut tx = conn.begin().await.map_err(storage)?;
     // The calendar's row lock serializes this with every other calendar
     // write, so the version checked is the version the schedule lands at.
     let current = calendar::lock(&mut tx, provider).await?;
     if current != version {
+        // Explicitly, so the lock is released now and the connection is
+        // reusable (a dropped transaction only queues its rollback).
+        tx.rollback().await.map_err(storage)?;
         return Ok(CalendarWrite::VersionMismatch { current });
     }
     let before: Option<String> = sqlx::query_scalar(TEXT)
@@ -69,18 +85,25 @@ pub(super) async fn put(
     })
 }
 
-pub(super) async fn get(pool: &PgPool, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
-    let row: Option<(String, String, i64)> = sqlx::query_as(ONE)
+pub(super) async fn get(conns: &Conns, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+    let mut conn = conns.get().await?;
+    let row = sqlx::query_as(ONE)
         .bind(provider.as_str())
-        .fetch_optional(pool)
-        .await
-        .map_err(storage)?;
+        .fetch_optional(&mut *conn)
+        .await;
+    let row: Option<(String, String, i64)> = conn.settle(row)?;
     row.map(|(id, json, through)| stored_schedule(id, json, through).map(|(_, stored)| stored))
         .transpose()
 }
 
-pub(super) async fn delete(pool: &PgPool, provider: &ProviderId) -> Result<bool> {
-    let mut tx = pool.begin().await.map_err(storage)?;
+pub(super) async fn delete(conns: &Conns, provider: &ProviderId) -> Result<bool> {
+    let mut conn = conns.get().await?;
+    let deleted = delete_on(&mut conn, provider).await;
+    conn.finish(deleted)
+}
+
+async fn delete_on(conn: &mut PgConnection, provider: &ProviderId) -> Result<bool> {
+    let mut tx = conn.begin().await.map_err(storage)?;
     calendar::lock(&mut tx, provider).await?;
     let deleted = sqlx::query(DELETE)
         .bind(provider.as_str())
@@ -96,16 +119,17 @@ pub(super) async fn delete(pool: &PgPool, provider: &ProviderId) -> Result<bool>
 }
 
 pub(super) async fn due(
-    pool: &PgPool,
+    conns: &Conns,
     before: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
-    let found: Vec<(String, String, i64)> = sqlx::query_as(DUE)
+    let mut conn = conns.get().await?;
+    let found = sqlx::query_as(DUE)
         .bind(micros(before))
         .bind(decode::bigint(limit))
-        .fetch_all(pool)
-        .await
-        .map_err(storage)?;
+        .fetch_all(&mut *conn)
+        .await;
+    let found: Vec<(String, String, i64)> = conn.settle(found)?;
     found
         .into_iter()
         .map(|(id, json, through)| stored_schedule(id, json, through))
@@ -113,17 +137,17 @@ pub(super) async fn due(
 }
 
 pub(super) async fn advance(
-    pool: &PgPool,
+    conns: &Conns,
     provider: &ProviderId,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<bool> {
+    let mut conn = conns.get().await?;
     let done = sqlx::query(ADVANCE)
         .bind(provider.as_str())
         .bind(micros(from))
         .bind(micros(to))
-        .execute(pool)
-        .await
-        .map_err(storage)?;
-    Ok(done.rows_affected() == 1)
+        .execute(&mut *conn)
+        .await;
+    Ok(conn.settle(done)?.rows_affected() == 1)
 }

@@ -5,8 +5,9 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{CalendarWrite, SlotBounds, StoreWithdrawal};
 use scheduler_core::{ProviderId, Result, SlotStart};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection};
 
+use super::conns::Conns;
 use super::{calendar, decode};
 use crate::row::{check_version, from_seconds, micros, storage, version};
 
@@ -94,14 +95,28 @@ const LIVE_IN_RANGE: &str = concat!(
 );
 
 pub(super) async fn add(
-    pool: &PgPool,
+    conns: &Conns,
     provider: &ProviderId,
     starts: &[SlotStart],
     expected: Option<u64>,
 ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
-    let mut tx = pool.begin().await.map_err(storage)?;
+    let mut conn = conns.get().await?;
+    let written = add_on(&mut conn, provider, starts, expected).await;
+    conn.finish(written)
+}
+
+async fn add_on(
+    conn: &mut PgConnection,
+    provider: &ProviderId,
+    starts: &[SlotStart],
+    expected: Option<u64>,
+) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
+    let mut tx = conn.begin().await.map_err(storage)?;
     let current = calendar::lock(&mut tx, provider).await?;
     if let Err(current) = check_version(expected, current) {
+        // Explicitly, so the lock is released now and the connection is
+        // reusable (a dropped transaction only queues its rollback).
+        tx.rollback().await.map_err(storage)?;
         return Ok(CalendarWrite::VersionMismatch { current });
     }
     let seconds: Vec<i64> = starts.iter().map(|start| start.timestamp()).collect();
@@ -124,41 +139,43 @@ pub(super) async fn add(
 }
 
 pub(super) async fn free(
-    pool: &PgPool,
+    conns: &Conns,
     provider: &ProviderId,
     bounds: SlotBounds,
     limit: usize,
     now: DateTime<Utc>,
 ) -> Result<Vec<DateTime<Utc>>> {
-    let starts: Vec<i64> = sqlx::query_scalar(FREE)
+    let mut conn = conns.get().await?;
+    let starts = sqlx::query_scalar(FREE)
         .bind(provider.as_str())
         .bind(bounds.from.timestamp())
         .bind(bounds.to.timestamp())
         .bind(micros(now))
         .bind(decode::bigint(limit))
-        .fetch_all(pool)
-        .await
-        .map_err(storage)?;
+        .fetch_all(&mut *conn)
+        .await;
+    let starts: Vec<i64> = conn.settle(starts)?;
     starts.into_iter().map(from_seconds).collect()
 }
 
 /// The calendar's version and a page of free slots, from one snapshot.
 pub(super) async fn versioned_free(
-    pool: &PgPool,
+    conns: &Conns,
     provider: &ProviderId,
     bounds: SlotBounds,
     limit: usize,
     now: DateTime<Utc>,
 ) -> Result<(u64, Vec<DateTime<Utc>>)> {
-    let (stored, starts): (Option<i64>, Vec<i64>) = sqlx::query_as(VERSIONED_FREE.as_str())
+    let mut conn = conns.get().await?;
+    let row = sqlx::query_as(VERSIONED_FREE.as_str())
         .bind(provider.as_str())
         .bind(bounds.from.timestamp())
         .bind(bounds.to.timestamp())
         .bind(micros(now))
         .bind(decode::bigint(limit))
-        .fetch_one(pool)
-        .await
-        .map_err(storage)?;
+        .fetch_one(&mut *conn)
+        .await;
+    let (stored, starts): (Option<i64>, Vec<i64>) = conn.settle(row)?;
     let starts = starts
         .into_iter()
         .map(from_seconds)
@@ -167,7 +184,19 @@ pub(super) async fn versioned_free(
 }
 
 pub(super) async fn withdraw(
-    pool: &PgPool,
+    conns: &Conns,
+    provider: &ProviderId,
+    bounds: SlotBounds,
+    expected: Option<u64>,
+    now: DateTime<Utc>,
+) -> Result<CalendarWrite<StoreWithdrawal>> {
+    let mut conn = conns.get().await?;
+    let written = withdraw_on(&mut conn, provider, bounds, expected, now).await;
+    conn.finish(written)
+}
+
+async fn withdraw_on(
+    conn: &mut PgConnection,
     provider: &ProviderId,
     bounds: SlotBounds,
     expected: Option<u64>,
@@ -176,11 +205,14 @@ pub(super) async fn withdraw(
     let (from, to) = (bounds.from.timestamp(), bounds.to.timestamp());
     // READ COMMITTED whatever the server's default: the delete below relies on
     // taking a fresh snapshot after the row locks are granted.
-    let mut tx = pool.begin_with(READ_COMMITTED).await.map_err(storage)?;
+    let mut tx = conn.begin_with(READ_COMMITTED).await.map_err(storage)?;
     // The calendar first, then its slots: the same order as `add`, and holds
     // lock only slots, so no two writers wait on each other in a cycle.
     let current = calendar::lock(&mut tx, provider).await?;
     if let Err(current) = check_version(expected, current) {
+        // Explicitly, so the lock is released now and the connection is
+        // reusable (a dropped transaction only queues its rollback).
+        tx.rollback().await.map_err(storage)?;
         return Ok(CalendarWrite::VersionMismatch { current });
     }
     let locked: Vec<i64> = sqlx::query_scalar(LOCK_RANGE)
