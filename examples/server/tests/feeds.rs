@@ -635,6 +635,15 @@ async fn the_token_never_reaches_the_logs() {
     let secret = token.split_once('.').unwrap().1.to_owned();
     let captured = Captured::default();
     let writer = captured.clone();
+    // tracing caches each callsite's interest process-wide, computed by the
+    // first thread to reach it; a test thread without a subscriber would cache
+    // "never" and silence the callsite here too. A do-nothing global registry
+    // makes every thread's answer "interested", and this test's scoped
+    // subscriber then gets the lines of its own thread.
+    static QUIET_GLOBAL: std::sync::Once = std::sync::Once::new();
+    QUIET_GLOBAL.call_once(|| {
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    });
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
@@ -644,6 +653,7 @@ async fn the_token_never_reaches_the_logs() {
         // This test's runtime is single-threaded: every span and event of
         // the requests below is on this thread.
         let _guard = tracing::subscriber::set_default(subscriber);
+        tracing::callsite::rebuild_interest_cache();
         by_token(&app, "dr-grey", &token)
             .await
             .expect(StatusCode::OK);
