@@ -87,7 +87,7 @@ report() {
     echo
     echo "## The server's threads: top symbols by self time"
     perf report -i "$data" --stdio --no-children -g none --comm tokio-rt-worker,log-writer \
-        --sort dso,symbol 2>/dev/null | grep '%' | head -40
+        --sort dso,symbol 2>/dev/null | grep '%' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' | head -40
     echo
     echo "## The server's threads: time inside sqlx's ping (callers included)"
     perf report -i "$data" --stdio --children -g none --comm tokio-rt-worker \
@@ -95,7 +95,7 @@ report() {
     echo
     echo "## PostgreSQL: top symbols by self time"
     perf report -i "$data" --stdio --no-children -g none --comm postgres \
-        --sort dso,symbol 2>/dev/null | grep '%' | head -30
+        --sort dso,symbol 2>/dev/null | grep '%' | sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//' | head -30
     set -o pipefail
 }
 
