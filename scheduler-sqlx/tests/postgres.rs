@@ -170,11 +170,13 @@ async fn split_sweeps_racing_expire_each_due_hold_once() {
     let fill = format!(
         "INSERT INTO {schema}.reservations
             (id, provider_id, client_id, start_s, end_s, status,
-             created_us, expires_us, confirmed_us)
+             created_us, expires_us, confirmed_us, occupying)
          SELECT decode(lpad(to_hex(n), 32, '0'), 'hex'), 'p' || (n % 5), 'c' || n,
                 {first} + 900 * (n / 5), {first} + 900 * (n / 5 + 1),
-                'held', 0, {now_us} + n % 2, NULL
-         FROM generate_series(0, 4999) n"
+                'held', 0, {now_us} + n % 2, NULL, true
+         FROM generate_series(0, 4999) n;
+         INSERT INTO {schema}.hold_expiries (expires_us, id)
+         SELECT expires_us, id FROM {schema}.reservations"
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(fill))
         .execute(db.admin())

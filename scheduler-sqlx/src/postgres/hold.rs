@@ -13,15 +13,18 @@ use crate::row::{id_bytes, micros, storage};
 ///
 /// - `slot` locks the slot's row, so holds on one slot run one at a time and a
 ///   withdrawal (which locks the rows it deletes) cannot slip in between.
-/// - `stale` marks a lapsed hold on the slot `expired`, taking it out of the
-///   unique index `reservations_one_live_per_slot` so the insert can go in.
-///   The insert reads `freed`, an aggregate over `stale`: PostgreSQL runs a
-///   data-modifying CTE that nothing reads only after the main statement, and
-///   the insert would then collide with the stale row still in the index.
+/// - `stale` vacates the slot of a lapsed hold (held past its expiry, or
+///   already swept to `expired`), taking it out of the unique index
+///   `reservations_one_live_per_slot` so the insert can go in, and `unqueued`
+///   takes it off the sweeper's queue. The insert reads `freed`, an aggregate
+///   over `stale`: PostgreSQL runs a data-modifying CTE that nothing reads
+///   only after the main statement, and the insert would then collide with
+///   the stale row still in the index.
 /// - `NOT EXISTS` is the free-at-`now` test. Its snapshot predates the lock
 ///   wait, so a hold committed meanwhile is invisible to it; the unique index
 ///   catches that one, and `ON CONFLICT DO NOTHING` turns the collision (or a
 ///   concurrent use of the same idempotency key) into "no row".
+/// - `queued` puts the new hold on the sweeper's queue, `hold_expiries`.
 const HOLD: &str = concat!(
     "WITH slot AS (
         SELECT provider_id, start_s FROM slots
@@ -29,28 +32,40 @@ const HOLD: &str = concat!(
         FOR UPDATE
     ),
     stale AS (
-        UPDATE reservations SET status = 'expired'
-        WHERE provider_id = $1 AND start_s = $2
-          AND status = 'held' AND expires_us <= $3
+        UPDATE reservations SET status = 'expired', occupying = false
+        WHERE provider_id = $1 AND start_s = $2 AND occupying
+          AND (status = 'expired' OR (status = 'held' AND expires_us <= $3))
           AND EXISTS (SELECT 1 FROM slot)
-        RETURNING id
+        RETURNING id, expires_us
     ),
-    freed AS (SELECT count(*) AS n FROM stale)
-    INSERT INTO reservations (
-        id, provider_id, client_id, start_s, end_s, status,
-        created_us, expires_us, confirmed_us, idempotency_key
+    unqueued AS (
+        DELETE FROM hold_expiries q USING stale
+        WHERE q.expires_us = stale.expires_us AND q.id = stale.id
+    ),
+    freed AS (SELECT count(*) AS n FROM stale),
+    held AS (
+        INSERT INTO reservations (
+            id, provider_id, client_id, start_s, end_s, status,
+            created_us, expires_us, confirmed_us, idempotency_key, occupying
+        )
+        SELECT $4, slot.provider_id, $5, slot.start_s, $6, 'held', $7, $8, NULL, $9, true
+        FROM slot CROSS JOIN freed
+        WHERE NOT EXISTS (
+            SELECT 1 FROM reservations r
+            WHERE r.provider_id = $1 AND r.start_s = $2 AND r.occupying
+              AND r.status IN ('held', 'confirmed')
+              AND (r.status = 'confirmed' OR r.expires_us > $3)
+        )
+        ON CONFLICT DO NOTHING
+        RETURNING ",
+    reservation_columns!(),
+    "),
+    queued AS (
+        INSERT INTO hold_expiries (expires_us, id) SELECT expires_us, id FROM held
     )
-    SELECT $4, slot.provider_id, $5, slot.start_s, $6, 'held', $7, $8, NULL, $9
-    FROM slot CROSS JOIN freed
-    WHERE NOT EXISTS (
-        SELECT 1 FROM reservations r
-        WHERE r.provider_id = $1 AND r.start_s = $2
-          AND r.status IN ('held', 'confirmed')
-          AND (r.status = 'confirmed' OR r.expires_us > $3)
-    )
-    ON CONFLICT DO NOTHING
-    RETURNING ",
-    reservation_columns!()
+    SELECT ",
+    reservation_columns!(),
+    " FROM held"
 );
 
 const SLOT_EXISTS: &str =

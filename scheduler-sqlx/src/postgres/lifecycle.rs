@@ -1,8 +1,10 @@
 //! Reading one reservation and moving it through its states.
 //!
-//! Each transition is one `UPDATE ... WHERE <allowed at now> RETURNING`: the
-//! row lock PostgreSQL takes for the update, and its re-check of the `WHERE`
-//! after waiting on a concurrent writer, make each one a compare-and-set.
+//! Each transition is one statement around an `UPDATE ... WHERE <allowed at
+//! now> RETURNING`: the row lock PostgreSQL takes for the update, and its
+//! re-check of the `WHERE` after waiting on a concurrent writer, make each one
+//! a compare-and-set. The same statement keeps the sweeper's queue
+//! (`hold_expiries`) exact: a reservation is on it while stored as held.
 
 use chrono::{DateTime, Utc};
 use scheduler_core::{ClientId, IdempotencyKey, Reservation, ReservationId, Result};
@@ -24,42 +26,81 @@ const BY_KEY: &str = concat!(
     " FROM reservations WHERE client_id = $1 AND idempotency_key = $2"
 );
 
-const CONFIRM: &str = concat!(
-    "UPDATE reservations SET status = 'confirmed', confirmed_us = $2
-     WHERE id = $1 AND status = 'held' AND expires_us > $2
-     RETURNING ",
-    reservation_columns!()
+/// A change of a reservation's state, `$1` its id and `$2` now: `moved` is
+/// the `UPDATE` (its `SET` and `WHERE` come from the caller), and `unqueued`
+/// takes a hold it moved off the sweeper's queue. The queue row is written
+/// only by a statement that holds the reservation's row lock (this one, the
+/// hold and the sweep), so the two tables are always locked in one order,
+/// reservation first, and never deadlock.
+macro_rules! transition {
+    ($set:literal, $condition:literal) => {
+        concat!(
+            "WITH moved AS (
+                UPDATE reservations SET ",
+            $set,
+            " WHERE id = $1 AND ",
+            $condition,
+            " RETURNING ",
+            reservation_columns!(),
+            "),
+            unqueued AS (
+                DELETE FROM hold_expiries q USING moved
+                WHERE q.expires_us = moved.expires_us AND q.id = moved.id
+            )
+            SELECT ",
+            reservation_columns!(),
+            " FROM moved"
+        )
+    };
+}
+
+const CONFIRM: &str = transition!(
+    "status = 'confirmed', confirmed_us = $2",
+    "status = 'held' AND expires_us > $2"
 );
 
-const CANCEL: &str = concat!(
-    "UPDATE reservations SET status = 'cancelled'
-     WHERE id = $1
-       AND (status = 'confirmed' OR (status = 'held' AND expires_us > $2))
-     RETURNING ",
-    reservation_columns!()
+/// Cancelling gives up the slot's entry in the unique index at once.
+const CANCEL: &str = transition!(
+    "status = 'cancelled', occupying = false",
+    "(status = 'confirmed' OR (status = 'held' AND expires_us > $2))"
 );
 
-/// Due holds, soonest first, through `reservations_held_by_expiry`.
-/// `SKIP LOCKED` lets sweepers in many processes share the work without
-/// waiting on each other; a row some writer holds is left for the next sweep.
+/// Marks up to `$2` due holds expired, skipping the first `$3` of them, and
+/// returns how many it marked.
 ///
-/// The batch's ids are collected once (an init plan) and the rows are then
-/// reached through the primary key, so each call reads only the rows it
-/// expires, whatever the table's size or statistics. Written as
+/// The batch comes from the sweeper's queue `hold_expiries`, soonest expiry
+/// first, and its rows are reached through the primary key of
+/// `reservations`. The ids are collected once (an init plan): written as
 /// `id IN (subquery)`, or as a join with a CTE, the planner chose to hash
 /// the batch and scan every held row of the table, on every call.
-/// The rows the subquery picks stay locked until the update, so they are
-/// still held when it changes them.
+///
+/// The update changes only `status`, which no index of `reservations` holds,
+/// so on a page with room (the table's fillfactor leaves it) the new row
+/// version is heap-only: no index entry is written. The hold keeps its slot's
+/// entry in the unique index (`occupying`) until the next hold on the slot
+/// replaces it.
+///
+/// The queue is read without locks; a hold that a concurrent statement
+/// confirms, cancels or sweeps first is waited for, found no longer held and
+/// left alone. Sweepers lock reservations in id order (the primary key's),
+/// so two sweeping the same batch wait on each other but never deadlock.
 const EXPIRE_DUE: &str = "
-    UPDATE reservations SET status = 'expired'
-    WHERE id = ANY(ARRAY(
-        SELECT id FROM reservations
-        WHERE status = 'held' AND expires_us <= $1
-        ORDER BY expires_us
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED
-    ))
-    AND status = 'held'";
+    WITH swept AS (
+        UPDATE reservations SET status = 'expired'
+        WHERE id = ANY(ARRAY(
+            SELECT id FROM hold_expiries
+            WHERE expires_us <= $1
+            ORDER BY expires_us, id
+            LIMIT $2 OFFSET $3
+        ))
+        AND status = 'held' AND expires_us <= $1
+        RETURNING id, expires_us
+    ),
+    unqueued AS (
+        DELETE FROM hold_expiries q USING swept
+        WHERE q.expires_us = swept.expires_us AND q.id = swept.id
+    )
+    SELECT count(*) FROM swept";
 
 pub(super) async fn by_id(conns: &Conns, id: ReservationId) -> Result<Option<Reservation>> {
     let mut conn = conns.get().await?;
@@ -137,33 +178,36 @@ async fn transition(
 /// Batches from this size up are swept by two statements at once.
 ///
 /// PostgreSQL runs a statement on one core, and a sweep's cost is all in its
-/// heap and index writes (an expired row leaves the partial indexes, so no
-/// update can be heap-only). Two statements on two connections share that
-/// work between two backends; `FOR UPDATE SKIP LOCKED` hands each its own
-/// rows. Below this size the second round trip costs more than it saves.
+/// row updates. Two statements on two connections share that work between
+/// two backends: the first takes the batch's first half of the queue, the
+/// second the rest. Below this size the second round trip costs more than it
+/// saves.
 const SPLIT_FROM: usize = 1_000;
 
 pub(super) async fn expire_due(conns: &Conns, now: DateTime<Utc>, batch: usize) -> Result<u64> {
     if batch < SPLIT_FROM {
-        return expire_some(conns, now, batch).await;
+        return expire_some(conns, now, batch, 0).await;
     }
-    let half = batch / 2;
+    let first = batch - batch / 2;
     // Each half takes its own connection. If one fails, `try_join!` drops
     // the other mid-statement, and its connection is closed, not reused.
-    let (first, second) = tokio::try_join!(
-        expire_some(conns, now, batch - half),
-        expire_some(conns, now, half)
+    let (early, late) = tokio::try_join!(
+        expire_some(conns, now, first, 0),
+        expire_some(conns, now, batch - first, first)
     )?;
-    Ok(first + second)
+    Ok(early + late)
 }
 
-/// Marks up to `limit` due holds expired in one statement.
-async fn expire_some(conns: &Conns, now: DateTime<Utc>, limit: usize) -> Result<u64> {
+/// Marks up to `limit` due holds expired in one statement, passing over the
+/// `skip` due soonest.
+async fn expire_some(conns: &Conns, now: DateTime<Utc>, limit: usize, skip: usize) -> Result<u64> {
     let mut conn = conns.get().await?;
-    let done = sqlx::query(EXPIRE_DUE)
+    let swept: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(EXPIRE_DUE)
         .bind(micros(now))
         .bind(decode::bigint(limit))
-        .execute(&mut *conn)
+        .bind(decode::bigint(skip))
+        .fetch_one(&mut *conn)
         .await;
-    Ok(conn.settle(done)?.rows_affected())
+    // A count is never negative.
+    Ok(u64::try_from(conn.settle(swept)?).unwrap_or(0))
 }
