@@ -248,9 +248,9 @@ async fn the_free_slot_listing_walks_the_primary_key() {
 }
 
 /// The sweep's plan on a table of 100,000 held rows, for the sweeper's
-/// default batch and for both halves of a batch of 10,000: it must pick the batch from the
-/// queue `hold_expiries` and reach each row through the primary key, never
-/// scan every held row per batch.
+/// default batch and for both halves of a batch of 10,000: it must pick the
+/// batch from the queue `hold_expiries` and reach each row through the
+/// primary key, never scan every held row per batch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_reads_only_the_batch_it_expires() {
     let Some(db) = TestDb::connect().await else {

@@ -38,10 +38,9 @@ const HOLD: &str = concat!(
           AND EXISTS (SELECT 1 FROM slot)
         RETURNING id, expires_us
     ),
-    unqueued AS (
-        DELETE FROM hold_expiries q USING stale
-        WHERE q.expires_us = stale.expires_us AND q.id = stale.id
-    ),
+    ",
+    unqueued!("stale"),
+    ",
     freed AS (SELECT count(*) AS n FROM stale),
     held AS (
         INSERT INTO reservations (

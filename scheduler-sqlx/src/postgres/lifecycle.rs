@@ -27,11 +27,8 @@ const BY_KEY: &str = concat!(
 );
 
 /// A change of a reservation's state, `$1` its id and `$2` now: `moved` is
-/// the `UPDATE` (its `SET` and `WHERE` come from the caller), and `unqueued`
-/// takes a hold it moved off the sweeper's queue. The queue row is written
-/// only by a statement that holds the reservation's row lock (this one, the
-/// hold and the sweep), so the two tables are always locked in one order,
-/// reservation first, and never deadlock.
+/// the `UPDATE` (its `SET` and `WHERE` come from the caller), and
+/// `unqueued!` takes a hold it moved off the sweeper's queue.
 macro_rules! transition {
     ($set:literal, $condition:literal) => {
         concat!(
@@ -42,12 +39,9 @@ macro_rules! transition {
             $condition,
             " RETURNING ",
             reservation_columns!(),
-            "),
-            unqueued AS (
-                DELETE FROM hold_expiries q USING moved
-                WHERE q.expires_us = moved.expires_us AND q.id = moved.id
-            )
-            SELECT ",
+            "), ",
+            unqueued!("moved"),
+            " SELECT ",
             reservation_columns!(),
             " FROM moved"
         )
@@ -84,8 +78,8 @@ const CANCEL: &str = transition!(
 /// confirms, cancels or sweeps first is waited for, found no longer held and
 /// left alone. Sweepers lock reservations in id order (the primary key's),
 /// so two sweeping the same batch wait on each other but never deadlock.
-const EXPIRE_DUE: &str = "
-    WITH swept AS (
+const EXPIRE_DUE: &str = concat!(
+    "WITH swept AS (
         UPDATE reservations SET status = 'expired'
         WHERE id = ANY(ARRAY(
             SELECT id FROM hold_expiries
@@ -95,12 +89,10 @@ const EXPIRE_DUE: &str = "
         ))
         AND status = 'held' AND expires_us <= $1
         RETURNING id, expires_us
-    ),
-    unqueued AS (
-        DELETE FROM hold_expiries q USING swept
-        WHERE q.expires_us = swept.expires_us AND q.id = swept.id
-    )
-    SELECT count(*) FROM swept";
+    ), ",
+    unqueued!("swept"),
+    " SELECT count(*) FROM swept"
+);
 
 pub(super) async fn by_id(conns: &Conns, id: ReservationId) -> Result<Option<Reservation>> {
     let mut conn = conns.get().await?;

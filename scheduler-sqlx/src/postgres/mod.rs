@@ -31,6 +31,24 @@ macro_rules! reservation_columns {
     };
 }
 
+/// The CTE `unqueued`: takes the holds that the CTE `$moved` moved on (it
+/// returns their `id` and `expires_us`) off the sweeper's queue,
+/// `hold_expiries`. Every statement that moves a hold includes it, after its
+/// `UPDATE` has locked the reservation, so the queue is always locked second.
+macro_rules! unqueued {
+    ($moved:literal) => {
+        concat!(
+            "unqueued AS (DELETE FROM hold_expiries q USING ",
+            $moved,
+            " WHERE q.expires_us = ",
+            $moved,
+            ".expires_us AND q.id = ",
+            $moved,
+            ".id)"
+        )
+    };
+}
+
 mod calendar;
 mod conns;
 mod decode;
