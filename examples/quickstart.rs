@@ -3,6 +3,7 @@
 //! Run it with `cargo run --example quickstart`.
 
 use chrono::{TimeDelta, TimeZone, Utc};
+use scheduler_core::Precondition;
 use scheduler_core::{
     Actor, ClientId, Error, ListQuery, ManualClock, Policy, ProviderId, Scheduler, Window,
 };
@@ -22,7 +23,9 @@ async fn main() -> Result<(), Error> {
         Utc.with_ymd_and_hms(2030, 3, 6, 9, 0, 0).unwrap(),
         Utc.with_ymd_and_hms(2030, 3, 6, 12, 0, 0).unwrap(),
     )?;
-    let added = scheduler.add_availability(&dr_grey, &[wednesday]).await?;
+    let added = scheduler
+        .add_availability(&dr_grey, &[wednesday], Precondition::Any)
+        .await?;
     println!("published {} slots", added.added.len());
 
     // Alice lists the first page of reservable slots and holds the first one.

@@ -9,6 +9,7 @@
 //! per block), the live blocks, and the bytes per slot. Not a criterion
 //! bench: run it with `cargo bench -p scheduler-benches --bench footprint`.
 
+use scheduler_core::Precondition;
 use std::alloc::System;
 use std::sync::Arc;
 
@@ -79,7 +80,7 @@ fn measure(rt: &Runtime, shape: &Shape) -> bool {
     {
         let scheduler = Scheduler::new(Arc::clone(&store), clock, policy);
         for provider in &providers {
-            rt.block_on(scheduler.add_availability(provider, &shape.windows))
+            rt.block_on(scheduler.add_availability(provider, &shape.windows, Precondition::Any))
                 .unwrap();
         }
     }

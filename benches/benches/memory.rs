@@ -1,6 +1,7 @@
 //! Library costs on `MemoryStore`: reserve plus confirm, listing a page from
 //! large calendars, and normalizing the longest window.
 
+use scheduler_core::Precondition;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,7 @@ fn calendar(rt: &Runtime, days: i64) -> (Scheduler<MemoryStore, ManualClock>, Pr
             Window::new(from, to).unwrap()
         })
         .collect();
-    rt.block_on(scheduler.add_availability(&provider, &windows))
+    rt.block_on(scheduler.add_availability(&provider, &windows, Precondition::Any))
         .unwrap();
     (scheduler, provider)
 }

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
+use scheduler_core::Precondition;
 use scheduler_core::Window;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -73,14 +74,9 @@ async fn publish(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let scheduler = &state.scheduler;
-    let added = match expected {
-        Some(version) => {
-            scheduler
-                .add_availability_if(&provider, &windows, version)
-                .await?
-        }
-        None => scheduler.add_availability(&provider, &windows).await?,
-    };
+    let added = scheduler
+        .add_availability(&provider, &windows, Precondition::from(expected))
+        .await?;
     Ok((StatusCode::CREATED, etag(added.version), Json(added.into())))
 }
 
@@ -118,13 +114,8 @@ async fn withdraw(
     Range(range): Range,
 ) -> Result<([(HeaderName, HeaderValue); 1], Json<WithdrawalBody>), ApiError> {
     let scheduler = &state.scheduler;
-    let withdrawal = match expected {
-        Some(version) => {
-            scheduler
-                .withdraw_availability_if(&provider, range, version)
-                .await?
-        }
-        None => scheduler.withdraw_availability(&provider, range).await?,
-    };
+    let withdrawal = scheduler
+        .withdraw_availability(&provider, range, Precondition::from(expected))
+        .await?;
     Ok((etag(withdrawal.version), Json(withdrawal.into())))
 }

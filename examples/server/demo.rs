@@ -1,6 +1,7 @@
 //! `--demo`: a throwaway secret, a demo provider with weekday opening hours in
 //! London, and ready-to-paste curl commands for every step of a reservation's life.
 
+use scheduler_core::Precondition;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -54,7 +55,9 @@ pub fn schedule() -> Result<WeeklySchedule> {
 /// the first reservable slot.
 pub async fn seed(scheduler: &AppScheduler) -> Result<Option<SlotId>> {
     let provider = ProviderId::new(PROVIDER)?;
-    scheduler.set_schedule(&provider, &schedule()?).await?;
+    scheduler
+        .set_schedule(&provider, &schedule()?, Precondition::Any)
+        .await?;
     let first = scheduler
         .list_slots(&provider, ListQuery::all().limit(1))
         .await?;

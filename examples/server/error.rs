@@ -136,7 +136,6 @@ impl From<Error> for ApiError {
             Error::Cancelled { .. } => (S::CONFLICT, "Reservation cancelled"),
             Error::HoldExpired { .. } => (S::GONE, "Hold expired"),
             Error::CalendarChanged { .. } => (S::PRECONDITION_FAILED, "Calendar changed"),
-            Error::FeedTokenNotFound { .. } => (S::NOT_FOUND, "Feed token not found"),
             Error::Storage(_) => return storage_failure(&err),
             // A policy error is the server's own configuration, and any variant
             // added to core later is unknown here: neither is the client's fault.
@@ -158,7 +157,6 @@ impl From<Error> for ApiError {
             Error::InvalidCursor => Some("cursor".to_owned()),
             Error::InvalidSchedule { field, .. } => Some(field.clone()),
             Error::CalendarChanged { .. } => Some("If-Match".to_owned()),
-            Error::FeedTokenNotFound { .. } => Some("tokenId".to_owned()),
             _ => None,
         };
         let mut api = ApiError::new(status, err.code(), title, err.to_string());

@@ -80,7 +80,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn Error>> {
     let keys = Arc::new(JwtKeys::new(secret.as_bytes()));
 
     tracing::info!(database = %settings.database.describe(), "opening storage");
-    let store = store::open(&settings.database)
+    let (store, feed_tokens) = store::open(&settings.database)
         .await
         .map_err(|err| format!("cannot open {}: {err}", settings.database.describe()))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -95,6 +95,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn Error>> {
         .map(|per_second| Arc::new(RateLimit::per_second(per_second)));
     let state = AppState {
         scheduler: Arc::clone(&scheduler),
+        feed_tokens,
         keys: Arc::clone(&keys),
         rate_limit: rate_limit.clone(),
         limits: settings.limits,

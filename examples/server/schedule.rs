@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use scheduler_core::Precondition;
 use scheduler_core::ProviderId;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -64,14 +65,9 @@ async fn put_schedule(
 ) -> Result<([(HeaderName, HeaderValue); 1], Json<ScheduleAppliedBody>), ApiError> {
     let schedule = body.to_schedule()?;
     let scheduler = &state.scheduler;
-    let applied = match expected {
-        Some(version) => {
-            scheduler
-                .set_schedule_if(&provider, &schedule, version)
-                .await?
-        }
-        None => scheduler.set_schedule(&provider, &schedule).await?,
-    };
+    let applied = scheduler
+        .set_schedule(&provider, &schedule, Precondition::from(expected))
+        .await?;
     let version = applied.version;
     Ok((
         etag(version),

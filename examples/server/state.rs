@@ -1,4 +1,5 @@
-//! What every handler shares: the scheduler, the token keys and the limits.
+//! What every handler shares: the scheduler, the feed tokens, the token keys
+//! and the limits.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,6 +7,7 @@ use std::time::Duration;
 use scheduler_core::{Clock, Scheduler, Store};
 
 use crate::auth::JwtKeys;
+use crate::feeds::FeedTokenStore;
 use crate::limits::RateLimit;
 
 /// The scheduler the server runs: the store and the clock are chosen at start-up
@@ -17,6 +19,8 @@ pub type AppScheduler = Scheduler<Box<dyn Store>, Arc<dyn Clock>>;
 pub struct AppState {
     /// The scheduling service.
     pub scheduler: Arc<AppScheduler>,
+    /// The calendar-feed tokens, kept by the server beside the scheduler's store.
+    pub feed_tokens: Arc<dyn FeedTokenStore>,
     /// Verifies bearer tokens.
     pub keys: Arc<JwtKeys>,
     /// Requests per second per user; `None` when off.

@@ -194,15 +194,6 @@ pub enum Error {
         /// The rule it broke.
         rule: String,
     },
-    /// The provider has no calendar-feed token with this id, or the token
-    /// given is unknown, revoked or not the provider's.
-    #[error("feed token {token} is not a valid feed token of provider {provider}")]
-    FeedTokenNotFound {
-        /// Whose feed.
-        provider: ProviderId,
-        /// The token's id.
-        token: String,
-    },
     /// The storage backend failed; the source says how.
     #[error("storage failure: {0}")]
     Storage(#[source] BoxError),
@@ -237,7 +228,6 @@ impl Error {
             Error::Cancelled { .. } => "cancelled",
             Error::CalendarChanged { .. } => "calendar_changed",
             Error::InvalidSchedule { .. } => "invalid_schedule",
-            Error::FeedTokenNotFound { .. } => "feed_token_not_found",
             Error::Storage(_) => "storage",
         }
     }

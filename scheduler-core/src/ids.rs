@@ -113,19 +113,6 @@ user_id!(
     "clientId"
 );
 
-user_id!(
-    /// The public id of a calendar-feed token: how a provider lists and
-    /// revokes it. Same rule as user ids.
-    ///
-    /// ```
-    /// use scheduler_core::FeedTokenId;
-    /// assert!(FeedTokenId::new("f3a9c2d1").is_ok());
-    /// assert_eq!(FeedTokenId::new("a/b").unwrap_err().to_string(), "invalid tokenId: must be 1-128 characters of ASCII letters, digits and -_.@:");
-    /// ```
-    FeedTokenId,
-    "tokenId"
-);
-
 /// A client-chosen key that makes a reserve request safe to retry.
 ///
 /// 1-255 visible ASCII characters. Keys are scoped to the client that sends

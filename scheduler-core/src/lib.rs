@@ -2,8 +2,9 @@
 //! a UTC grid, clients hold a slot well ahead of time, and a hold lapses unless
 //! confirmed.
 //!
-//! This crate holds the rules and the types. Storage is a [`Store`]: use
-//! `scheduler-memory` in process, or `scheduler-sqlx` for SQLite and PostgreSQL.
+//! This crate holds the rules and the types. Storage is a [`Store`], the
+//! union of one trait per concern ([`store`]): use `scheduler-memory` in
+//! process, or `scheduler-sqlx` for SQLite and PostgreSQL.
 //!
 //! - [`Scheduler`] is the service: every rule lives there, once.
 //! - [`Policy`] sets slot length, lead time, hold time and limits.
@@ -27,9 +28,10 @@
 //! # Features
 //!
 //! - `tokio`: [`spawn_sweeper`], a background task that tidies due holds.
-//! - `testkit`: [`testkit::run_conformance`], the suite every backend must pass.
+//! - `testkit`: [`conformance_tests!`], the suite every backend must pass, one
+//!   test per case ([`testkit`]).
 //! - `tz`: [`WeeklySchedule`], opening hours in a provider's IANA time zone,
-//!   expanded onto the grid with exact daylight-saving rules ([`schedule`]),
+//!   expanded onto the grid with exact daylight-saving rules ([`local_time`]),
 //!   [`Scheduler::set_schedule`] to publish and store one, and the rolling
 //!   extension the sweeper runs ([`Scheduler::extend_due_schedules`]).
 #![forbid(unsafe_code)]
@@ -42,10 +44,10 @@ mod cursor;
 mod error;
 mod grid;
 mod ids;
+#[cfg(feature = "tz")]
+pub mod local_time;
 mod model;
 mod policy;
-#[cfg(feature = "tz")]
-pub mod schedule;
 mod scheduler;
 pub mod store;
 #[cfg(feature = "tokio")]
@@ -56,16 +58,14 @@ pub mod testkit;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, Result};
 pub use grid::{Grid, SlotSpan, SlotStart, TimeRange, Window, normalize};
-pub use ids::{
-    ClientId, FeedTokenId, IdempotencyKey, MAX_USER_ID_LEN, ProviderId, ReservationId, SlotId,
-};
+pub use ids::{ClientId, IdempotencyKey, MAX_USER_ID_LEN, ProviderId, ReservationId, SlotId};
+#[cfg(feature = "tz")]
+pub use local_time::{LocalRange, LocalTime, Tz, WeeklySchedule, WeeklyScheduleBuilder};
 pub use model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
 pub use policy::{Policy, PolicyBuilder};
 #[cfg(feature = "tz")]
-pub use schedule::{LocalRange, LocalTime, Tz, WeeklySchedule, WeeklyScheduleBuilder};
-#[cfg(feature = "tz")]
 pub use scheduler::{ExtendedSchedules, ProviderSchedule, ScheduleApplied};
-pub use scheduler::{ListQuery, Scheduler};
+pub use scheduler::{ListQuery, Precondition, Scheduler};
 pub use store::Store;
 #[cfg(feature = "tokio")]
 pub use sweeper::{SweepReport, SweeperConfig, spawn_sweeper};

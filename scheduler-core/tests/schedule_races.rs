@@ -5,19 +5,18 @@
 //!
 //! And the other way round: a slot published between a schedule's slots and
 //! the schedule itself (as a roll of the old schedule would) makes
-//! `set_schedule` apply the schedule again, and `set_schedule_if` refuse.
+//! `set_schedule` apply the schedule again, or refuse when it is conditional.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc, Weekday};
 use scheduler_core::store::{
-    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds,
-    StoreWithdrawal, StoredSchedule,
+    CalendarStore, CalendarWrite, Composed, ScheduleStore, SlotBounds, StoreWithdrawal,
+    StoredSchedule,
 };
 use scheduler_core::{
-    ClientId, FeedTokenId, IdempotencyKey, ManualClock, Policy, ProviderId, Reservation,
-    ReservationId, Result, Scheduler, SlotStart, Store, WeeklySchedule,
+    ManualClock, Policy, Precondition, ProviderId, Result, Scheduler, SlotStart, WeeklySchedule,
 };
 use scheduler_memory::MemoryStore;
 
@@ -34,7 +33,7 @@ enum After {
 
 /// A `MemoryStore` that stores `replacement` once, right after the call `at`.
 struct Racing {
-    inner: MemoryStore,
+    inner: Arc<MemoryStore>,
     at: Mutex<Option<After>>,
     provider: ProviderId,
     replacement: String,
@@ -73,8 +72,21 @@ impl Racing {
     }
 }
 
+/// The racing store: its calendar and schedules race, its reservations are
+/// the memory store's own.
+type RacingStore = Composed<Arc<Racing>, Arc<MemoryStore>, Arc<Racing>>;
+
+fn racing_store(racing: Racing) -> RacingStore {
+    let racing = Arc::new(racing);
+    Composed {
+        calendar: racing.clone(),
+        reservations: racing.inner.clone(),
+        schedules: racing,
+    }
+}
+
 #[async_trait]
-impl Store for Racing {
+impl CalendarStore for Racing {
     async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
         let version = self.inner.calendar_version(provider).await;
         self.after(After::Version).await;
@@ -108,42 +120,10 @@ impl Store for Racing {
     ) -> Result<Vec<DateTime<Utc>>> {
         self.inner.free_slots(provider, bounds, limit, now).await
     }
-    async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
-        self.inner.hold(request, now).await
-    }
-    async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {
-        self.inner.reservation(id).await
-    }
-    async fn reservation_by_key(
-        &self,
-        client: &ClientId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<Reservation>> {
-        self.inner.reservation_by_key(client, key).await
-    }
-    async fn confirm(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
-        self.inner.confirm(id, now).await
-    }
-    async fn cancel(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
-        self.inner.cancel(id, now).await
-    }
-    async fn expire_due(&self, now: DateTime<Utc>, batch: usize) -> Result<u64> {
-        self.inner.expire_due(now, batch).await
-    }
-    async fn provider_reservations(
-        &self,
-        provider: &ProviderId,
-        page: ReservationPage,
-    ) -> Result<Vec<Reservation>> {
-        self.inner.provider_reservations(provider, page).await
-    }
-    async fn client_reservations(
-        &self,
-        client: &ClientId,
-        page: ReservationPage,
-    ) -> Result<Vec<Reservation>> {
-        self.inner.client_reservations(client, page).await
-    }
+}
+
+#[async_trait]
+impl ScheduleStore for Racing {
     async fn put_schedule(
         &self,
         provider: &ProviderId,
@@ -189,27 +169,6 @@ impl Store for Racing {
     ) -> Result<bool> {
         self.inner.advance_schedule(provider, from, to).await
     }
-
-    async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
-        self.inner.put_feed_token(token).await
-    }
-
-    async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
-        self.inner.feed_token(id).await
-    }
-
-    async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
-        self.inner.feed_tokens(provider).await
-    }
-
-    async fn revoke_feed_token(
-        &self,
-        provider: &ProviderId,
-        id: &FeedTokenId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<FeedToken>> {
-        self.inner.revoke_feed_token(provider, id, now).await
-    }
 }
 
 fn schedule(day: Weekday) -> WeeklySchedule {
@@ -223,7 +182,7 @@ async fn replaced_after(call: After) {
     let provider = ProviderId::new("dr-who").unwrap();
     let replacement = serde_json::to_string(&schedule(Weekday::Fri)).unwrap();
     let store = Racing {
-        inner: MemoryStore::new(),
+        inner: Arc::new(MemoryStore::new()),
         at: Mutex::new(None),
         provider: provider.clone(),
         replacement: replacement.clone(),
@@ -235,9 +194,9 @@ async fn replaced_after(call: After) {
         .max_horizon(TimeDelta::days(7))
         .build()
         .unwrap();
-    let scheduler = Scheduler::new(store, clock.clone(), policy);
+    let scheduler = Scheduler::new(racing_store(store), clock.clone(), policy);
     let set = scheduler
-        .set_schedule(&provider, &schedule(Weekday::Mon))
+        .set_schedule(&provider, &schedule(Weekday::Mon), Precondition::Any)
         .await
         .unwrap();
     assert_eq!(set.added.len(), 4, "Monday 1 March");
@@ -245,13 +204,13 @@ async fn replaced_after(call: After) {
     // A day on, Monday 8 March is due to be published, but the schedule is
     // replaced by a Fridays-only one in the middle of the roll.
     clock.advance(TimeDelta::days(1));
-    *scheduler.store().at.lock().unwrap() = Some(call);
+    *scheduler.store().calendar.at.lock().unwrap() = Some(call);
     let rolled = scheduler
         .extend_due_schedules(TimeDelta::hours(1), 10)
         .await
         .unwrap();
     assert!(
-        scheduler.store().at.lock().unwrap().is_none(),
+        scheduler.store().calendar.at.lock().unwrap().is_none(),
         "the replacement landed after {call:?}"
     );
     assert_eq!(
@@ -260,7 +219,7 @@ async fn replaced_after(call: After) {
         "replaced after {call:?}: the roll stands back"
     );
     assert_eq!(
-        scheduler.store().inner.slot_count(),
+        scheduler.store().reservations.slot_count(),
         4,
         "replaced after {call:?}: no Monday 8 March slot was published"
     );
@@ -290,10 +249,10 @@ async fn a_schedule_replaced_after_it_was_read_again_is_not_rolled() {
 
 /// A scheduler over a fresh racing store on Monday 1 March 2027, with a
 /// horizon of a week, whose next `strays` schedule writes meet a stray slot.
-fn racing(strays: u32) -> (Scheduler<Racing, ManualClock>, ProviderId) {
+fn racing(strays: u32) -> (Scheduler<RacingStore, ManualClock>, ProviderId) {
     let provider = ProviderId::new("dr-who").unwrap();
     let store = Racing {
-        inner: MemoryStore::new(),
+        inner: Arc::new(MemoryStore::new()),
         at: Mutex::new(None),
         provider: provider.clone(),
         replacement: String::new(),
@@ -304,14 +263,17 @@ fn racing(strays: u32) -> (Scheduler<Racing, ManualClock>, ProviderId) {
         .max_horizon(TimeDelta::days(7))
         .build()
         .unwrap();
-    (Scheduler::new(store, clock, policy), provider)
+    (Scheduler::new(racing_store(store), clock, policy), provider)
 }
 
 #[tokio::test]
 async fn set_schedule_applies_again_when_a_slot_lands_before_the_schedule() {
     let (scheduler, provider) = racing(1);
     let mondays = schedule(Weekday::Mon);
-    let applied = scheduler.set_schedule(&provider, &mondays).await.unwrap();
+    let applied = scheduler
+        .set_schedule(&provider, &mondays, Precondition::Any)
+        .await
+        .unwrap();
     assert_eq!(applied.added.len(), 4, "Monday 1 March, reported once");
     let removed: Vec<_> = applied.removed.iter().map(|slot| slot.start).collect();
     assert_eq!(
@@ -319,7 +281,7 @@ async fn set_schedule_applies_again_when_a_slot_lands_before_the_schedule() {
         [stray().instant()],
         "the second pass removed the stray"
     );
-    assert_eq!(scheduler.store().inner.slot_count(), 4);
+    assert_eq!(scheduler.store().reservations.slot_count(), 4);
     let stored = scheduler.schedule(&provider).await.unwrap().unwrap();
     assert_eq!(stored.schedule, mondays);
     assert_eq!(
@@ -332,7 +294,7 @@ async fn set_schedule_applies_again_when_a_slot_lands_before_the_schedule() {
 async fn set_schedule_gives_up_after_three_passes() {
     let (scheduler, provider) = racing(3);
     let err = scheduler
-        .set_schedule(&provider, &schedule(Weekday::Mon))
+        .set_schedule(&provider, &schedule(Weekday::Mon), Precondition::Any)
         .await
         .unwrap_err();
     assert_eq!(err.code(), "calendar_changed", "{err:?}");
@@ -340,16 +302,16 @@ async fn set_schedule_gives_up_after_three_passes() {
 
     let (scheduler, provider) = racing(2);
     scheduler
-        .set_schedule(&provider, &schedule(Weekday::Mon))
+        .set_schedule(&provider, &schedule(Weekday::Mon), Precondition::Any)
         .await
         .expect("the third pass stores it");
 }
 
 #[tokio::test]
-async fn set_schedule_if_refuses_when_a_slot_lands_before_the_schedule() {
+async fn a_conditional_set_schedule_refuses_when_a_slot_lands_before_the_schedule() {
     let (scheduler, provider) = racing(1);
     let err = scheduler
-        .set_schedule_if(&provider, &schedule(Weekday::Mon), 0)
+        .set_schedule(&provider, &schedule(Weekday::Mon), Precondition::Version(0))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "calendar_changed", "{err:?}");

@@ -3,6 +3,7 @@
 //! further once the clock has moved a day, and two sweepers sharing a store
 //! extend it once between them.
 
+use scheduler_core::Precondition;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -91,7 +92,10 @@ async fn slots_reach_a_day_further_once_the_clock_moves_a_day() {
     let store = Arc::new(MemoryStore::new());
     let scheduler = Arc::new(Scheduler::new(store.clone(), clock.clone(), policy));
     let provider = ProviderId::new("dr-who").unwrap();
-    let applied = scheduler.set_schedule(&provider, &daily()).await.unwrap();
+    let applied = scheduler
+        .set_schedule(&provider, &daily(), Precondition::Any)
+        .await
+        .unwrap();
     assert_eq!(applied.added.len(), 7 * 4, "1 to 7 March");
     assert_eq!(applied.through, utc(8, 0));
 
@@ -143,7 +147,10 @@ async fn two_sweepers_on_one_store_extend_a_schedule_once() {
     let first = Arc::new(Scheduler::new(store.clone(), clock.clone(), policy.clone()));
     let second = Arc::new(Scheduler::new(store.clone(), clock.clone(), policy));
     let provider = ProviderId::new("dr-who").unwrap();
-    first.set_schedule(&provider, &daily()).await.unwrap();
+    first
+        .set_schedule(&provider, &daily(), Precondition::Any)
+        .await
+        .unwrap();
 
     clock.set(utc(2, 0));
     let (stop_a, a) = spawn(&first);

@@ -3,6 +3,7 @@
 //! held and booked ones stay and come back as conflicts.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc, Weekday};
+use scheduler_core::Precondition;
 use scheduler_core::{
     Actor, ClientId, Clock, Error, ListQuery, ManualClock, Policy, ProviderId, ReservationStatus,
     Scheduler, SlotId, TimeRange, WeeklySchedule, Window,
@@ -72,7 +73,7 @@ async fn publishes_the_schedule_up_to_the_horizon_with_each_dates_offset() {
     let now = utc(2027, 3, 10, 12, 0);
     let (scheduler, _) = setup(now);
     let applied = scheduler
-        .set_schedule(&provider(), &mornings())
+        .set_schedule(&provider(), &mornings(), Precondition::Any)
         .await
         .unwrap();
 
@@ -99,7 +100,7 @@ async fn the_past_and_a_slot_in_progress_are_left_alone() {
     let now = utc(2027, 3, 10, 14, 20);
     let (scheduler, _) = setup(now);
     let applied = scheduler
-        .set_schedule(&provider(), &mornings())
+        .set_schedule(&provider(), &mornings(), Precondition::Any)
         .await
         .unwrap();
     assert_eq!(applied.added[0].start, utc(2027, 3, 10, 14, 30));
@@ -118,7 +119,10 @@ async fn replaces_free_slots_and_keeps_held_and_booked_ones() {
     let p = provider();
     // Afternoons published by hand on the 11th, 13:00-15:00 UTC (08:00-10:00 local).
     let window = Window::new(utc(2027, 3, 11, 13, 0), utc(2027, 3, 11, 15, 0)).unwrap();
-    scheduler.add_availability(&p, &[window]).await.unwrap();
+    scheduler
+        .add_availability(&p, &[window], Precondition::Any)
+        .await
+        .unwrap();
     let client = ClientId::new("amy").unwrap();
     // Held and not in the schedule: kept and reported.
     let held = scheduler
@@ -140,7 +144,10 @@ async fn replaces_free_slots_and_keeps_held_and_booked_ones() {
         .unwrap();
     scheduler.confirm(booked.id, &client).await.unwrap();
 
-    let applied = scheduler.set_schedule(&p, &mornings()).await.unwrap();
+    let applied = scheduler
+        .set_schedule(&p, &mornings(), Precondition::Any)
+        .await
+        .unwrap();
     let removed: Vec<_> = applied.removed.iter().map(|s| s.start).collect();
     assert_eq!(
         removed,
@@ -176,7 +183,10 @@ async fn replaces_free_slots_and_keeps_held_and_booked_ones() {
         .cancel(held.id, &Actor::Client(client))
         .await
         .unwrap();
-    let again = scheduler.set_schedule(&p, &mornings()).await.unwrap();
+    let again = scheduler
+        .set_schedule(&p, &mornings(), Precondition::Any)
+        .await
+        .unwrap();
     assert_eq!(again.removed.len(), 1);
     assert_eq!(again.removed[0].start, utc(2027, 3, 11, 13, 15));
     assert!(again.conflicts.is_empty());
@@ -186,11 +196,11 @@ async fn replaces_free_slots_and_keeps_held_and_booked_ones() {
 async fn setting_the_same_schedule_again_changes_nothing() {
     let (scheduler, _) = setup(utc(2027, 3, 10, 12, 0));
     let first = scheduler
-        .set_schedule(&provider(), &mornings())
+        .set_schedule(&provider(), &mornings(), Precondition::Any)
         .await
         .unwrap();
     let second = scheduler
-        .set_schedule(&provider(), &mornings())
+        .set_schedule(&provider(), &mornings(), Precondition::Any)
         .await
         .unwrap();
     assert!(second.added.is_empty() && second.removed.is_empty() && second.conflicts.is_empty());
@@ -201,12 +211,18 @@ async fn setting_the_same_schedule_again_changes_nothing() {
 async fn a_new_schedule_replaces_the_old_one() {
     let (scheduler, _) = setup(utc(2027, 3, 10, 12, 0));
     let p = provider();
-    scheduler.set_schedule(&p, &mornings()).await.unwrap();
+    scheduler
+        .set_schedule(&p, &mornings(), Precondition::Any)
+        .await
+        .unwrap();
     let evenings = WeeklySchedule::builder("Europe/London")
         .weekday(Weekday::Fri, [("18:00", "19:00")])
         .build()
         .unwrap();
-    let applied = scheduler.set_schedule(&p, &evenings).await.unwrap();
+    let applied = scheduler
+        .set_schedule(&p, &evenings, Precondition::Any)
+        .await
+        .unwrap();
     assert_eq!(applied.removed.len(), 40);
     // Fridays the 12th and 19th, 18:00 GMT.
     let free = all_free(&scheduler).await;
@@ -219,9 +235,15 @@ async fn a_new_schedule_replaces_the_old_one() {
 async fn the_rolling_horizon_adds_new_days_on_the_next_set() {
     let (scheduler, clock) = setup(utc(2027, 3, 10, 12, 0));
     let p = provider();
-    scheduler.set_schedule(&p, &mornings()).await.unwrap();
+    scheduler
+        .set_schedule(&p, &mornings(), Precondition::Any)
+        .await
+        .unwrap();
     clock.advance(TimeDelta::days(2));
-    let applied = scheduler.set_schedule(&p, &mornings()).await.unwrap();
+    let applied = scheduler
+        .set_schedule(&p, &mornings(), Precondition::Any)
+        .await
+        .unwrap();
     let added: Vec<_> = applied.added.iter().map(|s| s.start).collect();
     assert_eq!(added.len(), 8);
     assert_eq!(added[0], utc(2027, 3, 20, 13, 0));
@@ -232,20 +254,23 @@ async fn the_rolling_horizon_adds_new_days_on_the_next_set() {
 async fn a_stale_version_changes_nothing() {
     let (scheduler, _) = setup(utc(2027, 3, 10, 12, 0));
     let p = provider();
-    let first = scheduler.set_schedule(&p, &mornings()).await.unwrap();
+    let first = scheduler
+        .set_schedule(&p, &mornings(), Precondition::Any)
+        .await
+        .unwrap();
     let evenings = WeeklySchedule::builder("UTC")
         .weekday(Weekday::Fri, [("18:00", "19:00")])
         .build()
         .unwrap();
     let err = scheduler
-        .set_schedule_if(&p, &evenings, first.version + 1)
+        .set_schedule(&p, &evenings, Precondition::Version(first.version + 1))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::CalendarChanged { current, .. } if current == first.version));
     assert_eq!(all_free(&scheduler).await.len(), 40);
 
     let applied = scheduler
-        .set_schedule_if(&p, &evenings, first.version)
+        .set_schedule(&p, &evenings, Precondition::Version(first.version))
         .await
         .unwrap();
     assert_eq!(applied.removed.len(), 40);
@@ -253,7 +278,7 @@ async fn a_stale_version_changes_nothing() {
     // A withdrawal leaves the rest of the calendar to its version rules.
     let range = TimeRange::new(utc(2027, 3, 1, 0, 0), utc(2027, 4, 1, 0, 0)).unwrap();
     let withdrawn = scheduler
-        .withdraw_availability_if(&p, range, applied.version)
+        .withdraw_availability(&p, range, Precondition::Version(applied.version))
         .await
         .unwrap();
     assert_eq!(withdrawn.removed.len(), 8);
@@ -271,7 +296,10 @@ async fn extending_adds_what_a_fresh_set_would_and_nothing_twice() {
         .weekday(Weekday::Mon, [("00:00", "12:00")])
         .build()
         .unwrap();
-    let set = scheduler.set_schedule(&p, &all_day).await.unwrap();
+    let set = scheduler
+        .set_schedule(&p, &all_day, Precondition::Any)
+        .await
+        .unwrap();
     clock.advance(TimeDelta::days(5));
     let rolled = scheduler
         .extend_schedule(&p, &all_day, set.through)
@@ -282,7 +310,10 @@ async fn extending_adds_what_a_fresh_set_would_and_nothing_twice() {
 
     // The calendar now equals what setting the schedule afresh gives.
     let (fresh, _) = setup(clock.now());
-    fresh.set_schedule(&p, &all_day).await.unwrap();
+    fresh
+        .set_schedule(&p, &all_day, Precondition::Any)
+        .await
+        .unwrap();
     let now = clock.now();
     let ours: Vec<_> = all_free(&scheduler)
         .await
@@ -308,7 +339,10 @@ async fn extending_adds_what_a_fresh_set_would_and_nothing_twice() {
 async fn held_slots_are_conflicts_even_where_nothing_is_withdrawn() {
     let (scheduler, _) = setup(utc(2027, 3, 10, 12, 0));
     let p = provider();
-    scheduler.set_schedule(&p, &mornings()).await.unwrap();
+    scheduler
+        .set_schedule(&p, &mornings(), Precondition::Any)
+        .await
+        .unwrap();
     let client = ClientId::new("amy").unwrap();
     // Every slot of the 11th's morning is held: that day has no free slot to remove.
     let mut held = Vec::new();
@@ -320,7 +354,10 @@ async fn held_slots_are_conflicts_even_where_nothing_is_withdrawn() {
         .weekday(Weekday::Fri, [("18:00", "19:00")])
         .build()
         .unwrap();
-    let applied = scheduler.set_schedule(&p, &evenings).await.unwrap();
+    let applied = scheduler
+        .set_schedule(&p, &evenings, Precondition::Any)
+        .await
+        .unwrap();
     assert_eq!(applied.removed.len(), 36);
     let conflicts: Vec<_> = applied.conflicts.iter().map(|r| r.id).collect();
     assert_eq!(conflicts, held);
@@ -350,14 +387,17 @@ async fn long_calendars_are_read_page_by_page() {
         always = always.weekday(day, [("00:00", "24:00")]);
     }
     let set = scheduler
-        .set_schedule(&p, &always.clone().build().unwrap())
+        .set_schedule(&p, &always.clone().build().unwrap(), Precondition::Any)
         .await
         .unwrap();
     assert_eq!(set.added.len(), 2880);
     // Closing a day well past the first pages of free slots removes exactly it.
     let day = NaiveDate::from_ymd_opt(2027, 3, 18).unwrap();
     let one_day_off = always.closed(day).build().unwrap();
-    let applied = scheduler.set_schedule(&p, &one_day_off).await.unwrap();
+    let applied = scheduler
+        .set_schedule(&p, &one_day_off, Precondition::Any)
+        .await
+        .unwrap();
     assert_eq!(applied.removed.len(), 288);
     let kathmandu_midnight = utc(2027, 3, 17, 18, 15);
     assert_eq!(applied.removed[0].start, kathmandu_midnight);

@@ -1,11 +1,15 @@
-//! Stored weekly schedules, indexed by how far their slots are published so
-//! the sweeper finds the ones left behind without a scan.
+//! [`ScheduleStore`] for [`MemoryStore`]: stored weekly schedules, indexed
+//! by how far their slots are published so the sweeper finds the ones left
+//! behind without a scan.
 
 use std::collections::{BTreeSet, HashMap};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use scheduler_core::ProviderId;
-use scheduler_core::store::StoredSchedule;
+use scheduler_core::store::{CalendarWrite, ScheduleStore, StoredSchedule};
+use scheduler_core::{ProviderId, Result};
+
+use crate::MemoryStore;
 
 #[derive(Debug, Default)]
 pub(crate) struct Schedules {
@@ -83,5 +87,64 @@ impl Schedules {
             }
             _ => false,
         }
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for MemoryStore {
+    async fn put_schedule(
+        &self,
+        provider: &ProviderId,
+        json: &str,
+        through: DateTime<Utc>,
+        version: u64,
+    ) -> Result<CalendarWrite<()>> {
+        // The calendar's lock first: no calendar write can slip in between
+        // the version check and the schedule it guards.
+        let mut state = self.write();
+        let current = state.calendar_version(provider);
+        if current != version {
+            return Ok(CalendarWrite::VersionMismatch { current });
+        }
+        let changed = self.schedules().put(provider, json, through);
+        let version = if changed {
+            state.bump_version(provider)
+        } else {
+            current
+        };
+        Ok(CalendarWrite::Applied {
+            outcome: (),
+            version,
+        })
+    }
+
+    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+        Ok(self.schedules().get(provider).cloned())
+    }
+
+    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
+        let mut state = self.write();
+        let deleted = self.schedules().delete(provider);
+        if deleted {
+            state.bump_version(provider);
+        }
+        Ok(deleted)
+    }
+
+    async fn schedules_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
+        Ok(self.schedules().due(before, limit))
+    }
+
+    async fn advance_schedule(
+        &self,
+        provider: &ProviderId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<bool> {
+        Ok(self.schedules().advance(provider, from, to))
     }
 }

@@ -113,24 +113,3 @@ pub(crate) fn stored_schedule(
         scheduler_core::store::StoredSchedule { json, through },
     ))
 }
-
-/// A `feed_tokens` row as read from either database: id, provider_id,
-/// digest, created_us, revoked_us.
-pub(crate) type FeedTokenRow = (String, String, String, i64, Option<i64>);
-
-pub(crate) fn feed_token(
-    (id, provider_id, digest, created_us, revoked_us): FeedTokenRow,
-) -> Result<scheduler_core::store::FeedToken> {
-    let corrupt = |what: String| Error::storage(format!("corrupt row in feed_tokens: {what}"));
-    let instant = |us: i64| {
-        DateTime::from_timestamp_micros(us)
-            .ok_or_else(|| corrupt(format!("instant {us} out of range")))
-    };
-    Ok(scheduler_core::store::FeedToken {
-        id: scheduler_core::FeedTokenId::new(id).map_err(|e| corrupt(e.to_string()))?,
-        provider: ProviderId::new(provider_id).map_err(|e| corrupt(e.to_string()))?,
-        digest,
-        created_at: instant(created_us)?,
-        revoked_at: revoked_us.map(instant).transpose()?,
-    })
-}

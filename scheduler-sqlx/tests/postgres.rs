@@ -6,25 +6,25 @@
 
 mod pg_support;
 
+use scheduler_core::Precondition;
 use std::time::Duration;
 
 use chrono::{TimeDelta, TimeZone, Utc};
 use pg_support::{TestDb, bookable, count, epoch, open, scheduler};
-use scheduler_core::store::CalendarWrite;
-use scheduler_core::{
-    ClientId, Error, ListQuery, ManualClock, ProviderId, ReservationStatus, Store,
-};
+use scheduler_core::store::{CalendarStore, CalendarWrite, ReservationStore, ScheduleStore};
+use scheduler_core::{ClientId, Error, ListQuery, ManualClock, ProviderId, ReservationStatus};
 use scheduler_sqlx::PostgresStore;
 use sqlx::postgres::PgPoolOptions;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn conformance() {
-    let Some(db) = TestDb::connect().await else {
-        return;
-    };
-    let db = &db;
-    // A fresh schema per case: the sweeper cases count expired rows globally.
-    scheduler_core::testkit::run_conformance(|| async move { db.store(8).await.0 }).await;
+/// Every case on a fresh schema, dropped with the test database when the
+/// case ends: the sweeper cases count expired rows globally.
+mod conformance {
+    use super::*;
+    scheduler_core::conformance_tests!(with_guard async {
+        let db = TestDb::connect().await?;
+        let (store, _schema) = db.store(8).await;
+        Some((store, db))
+    });
 }
 
 /// A lapsed hold that no sweeper has touched still sits in the unique index as
@@ -613,14 +613,16 @@ async fn a_refused_calendar_write_leaves_no_transaction_open() {
         scheduler_core::Window::new(slots[1].end, slots[1].end + TimeDelta::hours(1)).unwrap();
     let range = scheduler_core::TimeRange::new(slots[0].start, slots[1].end).unwrap();
 
-    let added = scheduler.add_availability_if(&provider, &[window], 7).await;
+    let added = scheduler
+        .add_availability(&provider, &[window], Precondition::Version(7))
+        .await;
     assert!(
         matches!(added, Err(Error::CalendarChanged { .. })),
         "{added:?}"
     );
     no_transaction_left(&db, &schema).await;
     let withdrawn = scheduler
-        .withdraw_availability_if(&provider, range, 7)
+        .withdraw_availability(&provider, range, Precondition::Version(7))
         .await;
     assert!(
         matches!(withdrawn, Err(Error::CalendarChanged { .. })),

@@ -5,6 +5,7 @@
 
 mod pg_support;
 
+use scheduler_core::Precondition;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
@@ -159,7 +160,11 @@ async fn withdraw_racing_reserve_never_orphans_a_reservation() {
                 let chunk = (w * 2 + k) % (SLOTS / CHUNK);
                 let from = bookable() + TimeDelta::minutes(15 * CHUNK * chunk);
                 let range = TimeRange::new(from, from + TimeDelta::minutes(15 * CHUNK)).unwrap();
-                withdrawals.push(scheduler.withdraw_availability(&provider, range).await?);
+                withdrawals.push(
+                    scheduler
+                        .withdraw_availability(&provider, range, Precondition::Any)
+                        .await?,
+                );
             }
             Ok::<_, Error>(withdrawals)
         }));
@@ -203,7 +208,7 @@ async fn withdraw_racing_reserve_never_orphans_a_reservation() {
     // The last withdrawal removed every slot free at its commit, and no hold
     // can start on a slot once it is deleted: what remains is booked.
     let last = withdrawing
-        .withdraw_availability(&provider, range)
+        .withdraw_availability(&provider, range, Precondition::Any)
         .await
         .unwrap();
     assert!(last.removed.is_empty(), "{:?}", last.removed);

@@ -10,9 +10,9 @@
 mod pg_support;
 
 use pg_support::{TestDb, bookable, count, epoch, open, scheduler};
-use scheduler_core::{
-    ClientId, Error, ManualClock, ProviderId, ReservationStatus, Store, TimeRange,
-};
+use scheduler_core::Precondition;
+use scheduler_core::store::ReservationStore;
+use scheduler_core::{ClientId, Error, ManualClock, ProviderId, ReservationStatus, TimeRange};
 use scheduler_sqlx::PostgresStore;
 use sqlx::AssertSqlSafe;
 
@@ -139,7 +139,11 @@ async fn a_withdrawal_cut_off_mid_transaction_removes_nothing() {
     .unwrap();
     let withdraw = {
         let (scheduler, provider) = (scheduler.clone(), provider.clone());
-        tokio::spawn(async move { scheduler.withdraw_availability(&provider, range).await })
+        tokio::spawn(async move {
+            scheduler
+                .withdraw_availability(&provider, range, Precondition::Any)
+                .await
+        })
     };
     terminate(&db, backend_waiting_on_a_lock(&db, &schema).await).await;
     assert_storage_with_source(withdraw.await.unwrap());
@@ -148,7 +152,7 @@ async fn a_withdrawal_cut_off_mid_transaction_removes_nothing() {
     let kept = format!("SELECT count(*) FROM {schema}.slots");
     assert_eq!(count(&db, kept.clone()).await, 3, "nothing deleted");
     let withdrawal = scheduler
-        .withdraw_availability(&provider, range)
+        .withdraw_availability(&provider, range, Precondition::Any)
         .await
         .unwrap();
     assert_eq!(withdrawal.removed, slots);

@@ -6,9 +6,8 @@ mod pg_support;
 
 use chrono::TimeDelta;
 use pg_support::{TestDb, bookable, count, epoch, open, scheduler};
-use scheduler_core::{
-    Actor, ClientId, ListQuery, ManualClock, ProviderId, ReservationStatus, Store,
-};
+use scheduler_core::store::ReservationStore;
+use scheduler_core::{Actor, ClientId, ListQuery, ManualClock, ProviderId, ReservationStatus};
 use scheduler_sqlx::PostgresStore;
 use sqlx::{AssertSqlSafe, PgPool};
 

@@ -3,33 +3,27 @@
 
 mod sqlite_support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use scheduler_core::testkit::{Harness, run_conformance};
+use scheduler_core::testkit::Harness;
 use scheduler_core::{Error, Reservation, Result};
 use sqlite_support::{TempDb, count, memory_store};
 use tokio::sync::Barrier;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn conformance_on_database_files() {
-    // Every case gets its own file: the sweeper cases count rows database-wide.
-    // The files live until the suite ends, then go with this list.
-    let files = Arc::new(Mutex::new(Vec::new()));
-    run_conformance(|| {
-        let files = files.clone();
-        async move {
-            let db = TempDb::new("conformance");
-            let store = db.store(4).await;
-            files.lock().expect("file list").push(db);
-            store
-        }
-    })
-    .await;
+/// Every case on a database file of its own: the sweeper cases count rows
+/// database-wide. The file goes when the case ends.
+mod on_database_files {
+    use super::*;
+    scheduler_core::conformance_tests!(with_guard async {
+        let db = TempDb::new("conformance");
+        let store = db.store(4).await;
+        Some((store, db))
+    });
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn conformance_in_memory() {
-    run_conformance(memory_store).await;
+mod in_memory {
+    use super::*;
+    scheduler_core::conformance_tests!(async { Some(memory_store().await) });
 }
 
 /// Releases `tasks` futures together and returns their results in order.

@@ -4,8 +4,10 @@
 mod sqlite_support;
 
 use chrono::TimeDelta;
+use scheduler_core::Precondition;
+use scheduler_core::store::ReservationStore;
 use scheduler_core::testkit::Harness;
-use scheduler_core::{Error, IdempotencyKey, ListQuery, Store};
+use scheduler_core::{Error, IdempotencyKey, ListQuery};
 use scheduler_sqlx::SqliteStore;
 use sqlite_support::{TempDb, count};
 
@@ -92,7 +94,8 @@ async fn a_closed_store_fails_with_its_cause_and_writes_nothing() {
     assert_storage_error(s.expire_due(10).await, "sweep");
     let window = scheduler_core::Window::new(h.day_at(3, 9, 0, 0), h.day_at(3, 10, 0, 0));
     assert_storage_error(
-        s.add_availability(&p, &[window.expect("window")]).await,
+        s.add_availability(&p, &[window.expect("window")], Precondition::Any)
+            .await,
         "add availability",
     );
 
@@ -134,7 +137,12 @@ async fn availability_failing_in_a_later_batch_adds_no_slot() {
     let refused = (to - TimeDelta::hours(1)).timestamp();
     refuse_inserts(&store, "slots", &format!("NEW.start_s = {refused}")).await;
     let window = scheduler_core::Window::new(from, to).expect("window");
-    assert_storage_error(h.scheduler.add_availability(&p, &[window]).await, "add");
+    assert_storage_error(
+        h.scheduler
+            .add_availability(&p, &[window], Precondition::Any)
+            .await,
+        "add",
+    );
     assert_eq!(
         count(&store, "slots").await,
         0,

@@ -1,6 +1,7 @@
 //! What the SQL store benches share: the calendar they publish, and the
 //! reserve-plus-confirm loop, generic over the store.
 
+use scheduler_core::Precondition;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -45,7 +46,7 @@ pub async fn publish<S: Store>(
         })
         .collect();
     let added = scheduler
-        .add_availability(provider, &windows)
+        .add_availability(provider, &windows, Precondition::Any)
         .await
         .unwrap();
     added.added.into_iter().map(|slot| slot.id).collect()

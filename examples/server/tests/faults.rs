@@ -3,12 +3,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds,
-    StoreWithdrawal, StoredSchedule,
+    CalendarStore, CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, ReservationStore,
+    ScheduleStore, SlotBounds, StoreWithdrawal, StoredSchedule,
 };
 use scheduler_core::{
-    ClientId, Error, FeedTokenId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result,
-    SlotStart, Store,
+    ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
 };
 
 /// How every call of a [`FaultyStore`] goes wrong.
@@ -36,7 +35,7 @@ impl FaultyStore {
 }
 
 #[async_trait]
-impl Store for FaultyStore {
+impl CalendarStore for FaultyStore {
     async fn calendar_version(&self, _: &ProviderId) -> Result<u64> {
         self.fault().await
     }
@@ -66,6 +65,10 @@ impl Store for FaultyStore {
     ) -> Result<Vec<DateTime<Utc>>> {
         self.fault().await
     }
+}
+
+#[async_trait]
+impl ReservationStore for FaultyStore {
     async fn hold(&self, _: HoldRequest<'_>, _: DateTime<Utc>) -> Result<HoldOutcome> {
         self.fault().await
     }
@@ -102,6 +105,10 @@ impl Store for FaultyStore {
     ) -> Result<Vec<Reservation>> {
         self.fault().await
     }
+}
+
+#[async_trait]
+impl ScheduleStore for FaultyStore {
     async fn put_schedule(
         &self,
         _: &ProviderId,
@@ -130,23 +137,6 @@ impl Store for FaultyStore {
         _: DateTime<Utc>,
         _: DateTime<Utc>,
     ) -> Result<bool> {
-        self.fault().await
-    }
-    async fn put_feed_token(&self, _: &FeedToken) -> Result<bool> {
-        self.fault().await
-    }
-    async fn feed_token(&self, _: &FeedTokenId) -> Result<Option<FeedToken>> {
-        self.fault().await
-    }
-    async fn feed_tokens(&self, _: &ProviderId) -> Result<Vec<FeedToken>> {
-        self.fault().await
-    }
-    async fn revoke_feed_token(
-        &self,
-        _: &ProviderId,
-        _: &FeedTokenId,
-        _: DateTime<Utc>,
-    ) -> Result<Option<FeedToken>> {
         self.fault().await
     }
 }

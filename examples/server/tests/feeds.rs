@@ -2,6 +2,7 @@
 //! `.ics` read by bearer or by feed token, parsed back with an iCalendar
 //! parser; and a feed token refused everywhere but its own feed.
 
+use scheduler_core::Precondition;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use scheduler_memory::MemoryStore;
 use serde_json::{Value, json};
 
 use super::support::{Options, Reply, TestApp, keys, start};
+use crate::feeds::{FeedTokenStore, MemoryFeedTokens};
 
 /// An event's properties, by name.
 type Props = BTreeMap<String, String>;
@@ -311,7 +313,9 @@ async fn the_feed_pages_through_every_booking() {
     let provider = ProviderId::new("dr-grey").unwrap();
     let from = Utc.with_ymd_and_hms(2030, 3, 6, 0, 0, 0).unwrap();
     let window = Window::new(from, from + TimeDelta::days(6)).unwrap();
-    core.add_availability(&provider, &[window]).await.unwrap();
+    core.add_availability(&provider, &[window], Precondition::Any)
+        .await
+        .unwrap();
     let range = TimeRange::new(from, from + TimeDelta::minutes(15 * 501)).unwrap();
     let slots = core
         .list_slots(&provider, ListQuery::new(range).limit(500))
@@ -571,12 +575,15 @@ async fn reads_by_feed_token_are_charged_to_the_provider() {
     // The token is issued through an unlimited app on the same store, so the
     // limited one starts with every bucket full (one request a second).
     let store = Arc::new(MemoryStore::new());
+    let tokens: Arc<dyn FeedTokenStore> = Arc::new(MemoryFeedTokens::default());
     let issuer = TestApp::with(Options {
         store: Box::new(Arc::clone(&store)),
+        feed_tokens: Arc::clone(&tokens),
         ..Options::default()
     });
     let app = TestApp::with(Options {
         store: Box::new(Arc::clone(&store)),
+        feed_tokens: tokens,
         rate_limit: Some(1),
         ..Options::default()
     });

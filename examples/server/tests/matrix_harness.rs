@@ -10,7 +10,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{FeedToken, ReservationPage, SlotBounds, StoredSchedule};
+use scheduler_core::store::{
+    CalendarStore, ReservationPage, ReservationStore, ScheduleStore, SlotBounds, StoredSchedule,
+};
 use scheduler_core::{
     ClientId, Clock, ManualClock, Policy, ProviderId, Reservation, Scheduler, Store,
 };
@@ -21,6 +23,7 @@ use tower::ServiceExt;
 use super::support::{Reply, SECRET, at, start};
 use crate::app;
 use crate::auth::{JwtKeys, Role};
+use crate::feeds::{FeedToken, FeedTokenStore, MemoryFeedTokens};
 use crate::state::{AppState, Limits};
 
 /// The providers and clients the seeded calendar knows.
@@ -81,6 +84,7 @@ pub struct Snapshot {
 pub struct Harness {
     pub clock: ManualClock,
     store: Arc<MemoryStore>,
+    feed_tokens: Arc<MemoryFeedTokens>,
     keys: JwtKeys,
     router: Router,
 }
@@ -92,8 +96,10 @@ impl Harness {
         let store = Arc::new(MemoryStore::new());
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let boxed: Box<dyn Store> = Box::new(Arc::clone(&store));
+        let feed_tokens = Arc::new(MemoryFeedTokens::default());
         let state = AppState {
             scheduler: Arc::new(Scheduler::new(boxed, shared, Policy::default())),
+            feed_tokens: feed_tokens.clone(),
             keys: Arc::new(JwtKeys::new(SECRET)),
             rate_limit: None,
             limits: Limits::default(),
@@ -101,6 +107,7 @@ impl Harness {
         Self {
             clock,
             store,
+            feed_tokens,
             keys: JwtKeys::new(SECRET),
             router: app::router(state),
         }
@@ -270,7 +277,7 @@ impl Harness {
                     .unwrap(),
                 store.provider_reservations(&provider, page).await.unwrap(),
             ));
-            feed_tokens.push(store.feed_tokens(&provider).await.unwrap());
+            feed_tokens.push(self.feed_tokens.of(&provider).await.unwrap());
         }
         let mut schedules = Vec::new();
         for provider in PROVIDERS {

@@ -7,6 +7,7 @@ mod config;
 mod demo;
 mod docs;
 mod faults;
+mod feed_store;
 mod feeds;
 mod fuzz_requests;
 mod limits;

@@ -16,6 +16,7 @@ use tower::ServiceExt;
 
 use crate::app;
 use crate::auth::{JwtKeys, Role};
+use crate::feeds::{FeedTokenStore, MemoryFeedTokens};
 use crate::limits::RateLimit;
 use crate::state::{AppState, Limits};
 
@@ -37,6 +38,7 @@ pub fn at(day: u32, hour: u32, minute: u32) -> String {
 /// How a test app differs from the default one.
 pub struct Options {
     pub store: Box<dyn Store>,
+    pub feed_tokens: Arc<dyn FeedTokenStore>,
     pub rate_limit: Option<u32>,
     pub limits: Limits,
 }
@@ -45,6 +47,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             store: Box::new(MemoryStore::new()),
+            feed_tokens: Arc::new(MemoryFeedTokens::default()),
             rate_limit: None,
             limits: Limits::default(),
         }
@@ -69,6 +72,7 @@ impl TestApp {
         let scheduler = Scheduler::new(options.store, shared, Policy::default());
         let state = AppState {
             scheduler: Arc::new(scheduler),
+            feed_tokens: options.feed_tokens,
             keys: Arc::new(JwtKeys::new(SECRET)),
             rate_limit: options
                 .rate_limit

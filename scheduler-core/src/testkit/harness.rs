@@ -1,5 +1,6 @@
 //! What every conformance case starts from: a scheduler on a manual clock.
 
+use crate::Precondition;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -98,7 +99,7 @@ impl<S: Store> Harness<S> {
     ) -> Vec<Slot> {
         let window = Window::new(start, end).expect("valid window");
         self.scheduler
-            .add_availability(provider, &[window])
+            .add_availability(provider, &[window], Precondition::Any)
             .await
             .expect("availability accepted")
             .added

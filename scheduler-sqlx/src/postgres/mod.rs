@@ -1,21 +1,14 @@
 //! [`PostgresStore`]: the [`Store`] primitives as single conditional statements
 //! on PostgreSQL, safe for many server processes sharing one database.
 //!
-//! Each submodule owns one family of statements; this module owns the
-//! connection pool, the migrations and the dispatch of the trait, and
-//! `conns` the connections the statements run on.
+//! Each store trait is implemented in the module of its name (`calendar`,
+//! `reservations`, `schedules`), beside its statements; this module owns the
+//! connection pool and the migrations, and `conns` the connections the
+//! statements run on.
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use scheduler_core::store::{
-    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds,
-    StoreWithdrawal, StoredSchedule,
-};
-use scheduler_core::{
-    ClientId, Error, FeedTokenId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result,
-    SlotStart, Store,
-};
 use std::sync::Arc;
+
+use scheduler_core::{Error, Result};
 
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -52,12 +45,8 @@ macro_rules! unqueued {
 mod calendar;
 mod conns;
 mod decode;
-mod feed_tokens;
-mod hold;
-mod lifecycle;
-mod listing;
+mod reservations;
 mod schedules;
-mod slots;
 
 const _: () = assert!(
     decode::same_text(reservation_columns!(), crate::row::RESERVATION_COLUMNS),
@@ -146,151 +135,5 @@ impl PostgresStore {
     /// tooling instead of [`migrate`](Self::migrate).
     pub fn migrator() -> &'static Migrator {
         &MIGRATOR
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
-        calendar::current(&self.conns, provider).await
-    }
-
-    async fn add_slots(
-        &self,
-        provider: &ProviderId,
-        starts: &[SlotStart],
-        expected: Option<u64>,
-    ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
-        slots::add(&self.conns, provider, starts, expected).await
-    }
-
-    async fn withdraw_slots(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        expected: Option<u64>,
-        now: DateTime<Utc>,
-    ) -> Result<CalendarWrite<StoreWithdrawal>> {
-        slots::withdraw(&self.conns, provider, bounds, expected, now).await
-    }
-
-    async fn free_slots(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<DateTime<Utc>>> {
-        slots::free(&self.conns, provider, bounds, limit, now).await
-    }
-
-    async fn versioned_free_slots(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
-        now: DateTime<Utc>,
-    ) -> Result<(u64, Vec<DateTime<Utc>>)> {
-        slots::versioned_free(&self.conns, provider, bounds, limit, now).await
-    }
-
-    async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
-        hold::hold(&self.conns, request, now).await
-    }
-
-    async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {
-        lifecycle::by_id(&self.conns, id).await
-    }
-
-    async fn reservation_by_key(
-        &self,
-        client: &ClientId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<Reservation>> {
-        lifecycle::by_key(&self.conns, client, key).await
-    }
-
-    async fn confirm(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
-        lifecycle::confirm(&self.conns, id, now).await
-    }
-
-    async fn cancel(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
-        lifecycle::cancel(&self.conns, id, now).await
-    }
-
-    async fn expire_due(&self, now: DateTime<Utc>, batch: usize) -> Result<u64> {
-        lifecycle::expire_due(&self.conns, now, batch).await
-    }
-
-    async fn provider_reservations(
-        &self,
-        provider: &ProviderId,
-        page: ReservationPage,
-    ) -> Result<Vec<Reservation>> {
-        listing::by_provider(&self.conns, provider, page).await
-    }
-
-    async fn client_reservations(
-        &self,
-        client: &ClientId,
-        page: ReservationPage,
-    ) -> Result<Vec<Reservation>> {
-        listing::by_client(&self.conns, client, page).await
-    }
-
-    async fn put_schedule(
-        &self,
-        provider: &ProviderId,
-        json: &str,
-        through: DateTime<Utc>,
-        version: u64,
-    ) -> Result<CalendarWrite<()>> {
-        schedules::put(&self.conns, provider, json, through, version).await
-    }
-
-    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
-        schedules::get(&self.conns, provider).await
-    }
-
-    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
-        schedules::delete(&self.conns, provider).await
-    }
-
-    async fn schedules_due(
-        &self,
-        before: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
-        schedules::due(&self.conns, before, limit).await
-    }
-
-    async fn advance_schedule(
-        &self,
-        provider: &ProviderId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<bool> {
-        schedules::advance(&self.conns, provider, from, to).await
-    }
-
-    async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
-        feed_tokens::put(&self.conns, token).await
-    }
-
-    async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
-        feed_tokens::get(&self.conns, id).await
-    }
-
-    async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
-        feed_tokens::of(&self.conns, provider).await
-    }
-
-    async fn revoke_feed_token(
-        &self,
-        provider: &ProviderId,
-        id: &FeedTokenId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<FeedToken>> {
-        feed_tokens::revoke(&self.conns, provider, id, now).await
     }
 }

@@ -1,14 +1,53 @@
-//! Weekly schedules: stored as their JSON text beside the calendar they
+//! [`ScheduleStore`] on PostgreSQL: weekly schedules, stored as their JSON text beside the calendar they
 //! publish, and rolled forward by compare-and-set on `through_us`.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{CalendarWrite, StoredSchedule};
+use scheduler_core::store::{CalendarWrite, ScheduleStore, StoredSchedule};
 use scheduler_core::{ProviderId, Result};
 use sqlx::{Connection, PgConnection};
 
 use super::conns::Conns;
-use super::{calendar, decode};
+use super::{PostgresStore, calendar, decode};
 use crate::row::{micros, storage, stored_schedule};
+
+#[async_trait]
+impl ScheduleStore for PostgresStore {
+    async fn put_schedule(
+        &self,
+        provider: &ProviderId,
+        json: &str,
+        through: DateTime<Utc>,
+        version: u64,
+    ) -> Result<CalendarWrite<()>> {
+        put(&self.conns, provider, json, through, version).await
+    }
+
+    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+        get(&self.conns, provider).await
+    }
+
+    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
+        delete(&self.conns, provider).await
+    }
+
+    async fn schedules_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
+        due(&self.conns, before, limit).await
+    }
+
+    async fn advance_schedule(
+        &self,
+        provider: &ProviderId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<bool> {
+        advance(&self.conns, provider, from, to).await
+    }
+}
 
 const TEXT: &str = "SELECT json FROM schedules WHERE provider_id = $1";
 
@@ -32,7 +71,7 @@ const DUE: &str = "
 const ADVANCE: &str =
     "UPDATE schedules SET through_us = $3 WHERE provider_id = $1 AND through_us = $2";
 
-pub(super) async fn put(
+async fn put(
     conns: &Conns,
     provider: &ProviderId,
     json: &str,
@@ -85,7 +124,7 @@ async fn put_on(
     })
 }
 
-pub(super) async fn get(conns: &Conns, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+async fn get(conns: &Conns, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
     let mut conn = conns.get().await?;
     let row = sqlx::query_as(ONE)
         .bind(provider.as_str())
@@ -96,7 +135,7 @@ pub(super) async fn get(conns: &Conns, provider: &ProviderId) -> Result<Option<S
         .transpose()
 }
 
-pub(super) async fn delete(conns: &Conns, provider: &ProviderId) -> Result<bool> {
+async fn delete(conns: &Conns, provider: &ProviderId) -> Result<bool> {
     let mut conn = conns.get().await?;
     let deleted = delete_on(&mut conn, provider).await;
     conn.finish(deleted)
@@ -118,7 +157,7 @@ async fn delete_on(conn: &mut PgConnection, provider: &ProviderId) -> Result<boo
     Ok(deleted)
 }
 
-pub(super) async fn due(
+async fn due(
     conns: &Conns,
     before: DateTime<Utc>,
     limit: usize,
@@ -136,7 +175,7 @@ pub(super) async fn due(
         .collect()
 }
 
-pub(super) async fn advance(
+async fn advance(
     conns: &Conns,
     provider: &ProviderId,
     from: DateTime<Utc>,

@@ -1,34 +1,24 @@
 //! [`SqliteStore`]: the scheduler's storage in one SQLite database.
+//!
+//! Each store trait is implemented in the module of its name (`calendar`,
+//! `reservations`, `schedules`), beside its statements; this module owns the
+//! connections and the migrations.
 
 mod calendar;
 mod connect;
-mod feed_tokens;
-mod group_commit;
-mod hold;
-mod lifecycle;
 #[cfg(test)]
 mod plans;
-mod reads;
+mod reservations;
 mod rows;
 mod schedules;
-mod slots;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use scheduler_core::store::{
-    CalendarWrite, FeedToken, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, Store,
-    StoreWithdrawal, StoredSchedule,
-};
-use scheduler_core::{
-    ClientId, Error, FeedTokenId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result,
-    SlotStart,
-};
+use scheduler_core::{Error, Result};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
-use group_commit::HoldQueue;
+use reservations::group_commit::HoldQueue;
 
 /// Every transaction that reads before it writes takes the write lock first,
 /// so it waits (up to the busy timeout) instead of failing at its first write
@@ -77,7 +67,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 ///     Utc.with_ymd_and_hms(2030, 1, 2, 9, 0, 0).unwrap(),
 ///     Utc.with_ymd_and_hms(2030, 1, 2, 10, 0, 0).unwrap(),
 /// )?;
-/// let added = scheduler.add_availability(&provider, &[window]).await?;
+/// let added = scheduler.add_availability(&provider, &[window], Precondition::Any).await?;
 /// assert_eq!(added.added.len(), 4);
 ///
 /// let slot = &added.added[0].id;
@@ -174,163 +164,5 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
-        calendar::current(&self.reader, provider).await
-    }
-
-    async fn add_slots(
-        &self,
-        provider: &ProviderId,
-        starts: &[SlotStart],
-        expected: Option<u64>,
-    ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
-        slots::add(&self.writer, provider, starts, expected).await
-    }
-
-    async fn withdraw_slots(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        expected: Option<u64>,
-        now: DateTime<Utc>,
-    ) -> Result<CalendarWrite<StoreWithdrawal>> {
-        slots::withdraw(&self.writer, provider, bounds, expected, now).await
-    }
-
-    async fn free_slots(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<DateTime<Utc>>> {
-        slots::free(&self.reader, provider, bounds, limit, now).await
-    }
-
-    async fn versioned_free_slots(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
-        now: DateTime<Utc>,
-    ) -> Result<(u64, Vec<DateTime<Utc>>)> {
-        slots::versioned_free(&self.reader, provider, bounds, limit, now).await
-    }
-
-    async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
-        self.holds.hold(request, now).await
-    }
-
-    async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {
-        reads::by_id(&self.reader, id).await
-    }
-
-    async fn reservation_by_key(
-        &self,
-        client: &ClientId,
-        key: &IdempotencyKey,
-    ) -> Result<Option<Reservation>> {
-        reads::by_key(&self.reader, client, key).await
-    }
-
-    async fn confirm(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
-        lifecycle::confirm(&self.writer, id, now).await
-    }
-
-    async fn cancel(&self, id: ReservationId, now: DateTime<Utc>) -> Result<Option<Reservation>> {
-        lifecycle::cancel(&self.writer, id, now).await
-    }
-
-    async fn expire_due(&self, now: DateTime<Utc>, batch: usize) -> Result<u64> {
-        lifecycle::expire_due(&self.writer, now, batch).await
-    }
-
-    async fn provider_reservations(
-        &self,
-        provider: &ProviderId,
-        page: ReservationPage,
-    ) -> Result<Vec<Reservation>> {
-        reads::page(
-            &self.reader,
-            reads::PROVIDER_PAGE.as_str(),
-            provider.as_str(),
-            page,
-        )
-        .await
-    }
-
-    async fn client_reservations(
-        &self,
-        client: &ClientId,
-        page: ReservationPage,
-    ) -> Result<Vec<Reservation>> {
-        reads::page(
-            &self.reader,
-            reads::CLIENT_PAGE.as_str(),
-            client.as_str(),
-            page,
-        )
-        .await
-    }
-
-    async fn put_schedule(
-        &self,
-        provider: &ProviderId,
-        json: &str,
-        through: DateTime<Utc>,
-        version: u64,
-    ) -> Result<CalendarWrite<()>> {
-        schedules::put(&self.writer, provider, json, through, version).await
-    }
-
-    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
-        schedules::get(&self.reader, provider).await
-    }
-
-    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
-        schedules::delete(&self.writer, provider).await
-    }
-
-    async fn schedules_due(
-        &self,
-        before: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
-        schedules::due(&self.reader, before, limit).await
-    }
-
-    async fn advance_schedule(
-        &self,
-        provider: &ProviderId,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<bool> {
-        schedules::advance(&self.writer, provider, from, to).await
-    }
-
-    async fn put_feed_token(&self, token: &FeedToken) -> Result<bool> {
-        feed_tokens::put(&self.writer, token).await
-    }
-
-    async fn feed_token(&self, id: &FeedTokenId) -> Result<Option<FeedToken>> {
-        feed_tokens::get(&self.reader, id).await
-    }
-
-    async fn feed_tokens(&self, provider: &ProviderId) -> Result<Vec<FeedToken>> {
-        feed_tokens::of(&self.reader, provider).await
-    }
-
-    async fn revoke_feed_token(
-        &self,
-        provider: &ProviderId,
-        id: &FeedTokenId,
-        now: DateTime<Utc>,
-    ) -> Result<Option<FeedToken>> {
-        feed_tokens::revoke(&self.writer, provider, id, now).await
     }
 }

@@ -5,7 +5,8 @@
 use sqlx::Row;
 
 use super::SqliteStore;
-use super::{hold, lifecycle, reads, slots};
+use super::calendar as slots;
+use super::reservations::{self as reads, hold, lifecycle};
 
 /// The plan's detail lines for `sql`, its parameters left unbound (NULL).
 async fn plan(store: &SqliteStore, sql: &str) -> Vec<String> {

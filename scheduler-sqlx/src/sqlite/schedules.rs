@@ -1,13 +1,52 @@
-//! Weekly schedules: stored as their JSON text beside the calendar they
+//! [`ScheduleStore`] on SQLite: weekly schedules, stored as their JSON text beside the calendar they
 //! publish, and rolled forward by compare-and-set on `through_us`.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{CalendarWrite, StoredSchedule};
+use scheduler_core::store::{CalendarWrite, ScheduleStore, StoredSchedule};
 use scheduler_core::{ProviderId, Result};
 use sqlx::sqlite::SqlitePool;
 
-use super::{BEGIN_IMMEDIATE, calendar, rows};
+use super::{BEGIN_IMMEDIATE, SqliteStore, calendar, rows};
 use crate::row::{micros, storage, stored_schedule};
+
+#[async_trait]
+impl ScheduleStore for SqliteStore {
+    async fn put_schedule(
+        &self,
+        provider: &ProviderId,
+        json: &str,
+        through: DateTime<Utc>,
+        version: u64,
+    ) -> Result<CalendarWrite<()>> {
+        put(&self.writer, provider, json, through, version).await
+    }
+
+    async fn schedule(&self, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
+        get(&self.reader, provider).await
+    }
+
+    async fn delete_schedule(&self, provider: &ProviderId) -> Result<bool> {
+        delete(&self.writer, provider).await
+    }
+
+    async fn schedules_due(
+        &self,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(ProviderId, StoredSchedule)>> {
+        due(&self.reader, before, limit).await
+    }
+
+    async fn advance_schedule(
+        &self,
+        provider: &ProviderId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<bool> {
+        advance(&self.writer, provider, from, to).await
+    }
+}
 
 const TEXT: &str = "SELECT json FROM schedules WHERE provider_id = ?1";
 
@@ -29,7 +68,7 @@ LIMIT ?2";
 const ADVANCE: &str = "\
 UPDATE schedules SET through_us = ?3 WHERE provider_id = ?1 AND through_us = ?2";
 
-pub(super) async fn put(
+async fn put(
     writer: &SqlitePool,
     provider: &ProviderId,
     json: &str,
@@ -38,7 +77,7 @@ pub(super) async fn put(
 ) -> Result<CalendarWrite<()>> {
     // IMMEDIATE: the version read and the write it guards form one step.
     let mut tx = writer.begin_with(BEGIN_IMMEDIATE).await.map_err(storage)?;
-    let current = calendar::current_for_write(&mut tx, provider).await?;
+    let current = calendar::lock(&mut tx, provider).await?;
     if current != version {
         return Ok(CalendarWrite::VersionMismatch { current });
     }
@@ -66,10 +105,7 @@ pub(super) async fn put(
     })
 }
 
-pub(super) async fn get(
-    reader: &SqlitePool,
-    provider: &ProviderId,
-) -> Result<Option<StoredSchedule>> {
+async fn get(reader: &SqlitePool, provider: &ProviderId) -> Result<Option<StoredSchedule>> {
     let row: Option<(String, String, i64)> = sqlx::query_as(ONE)
         .bind(provider.as_str())
         .fetch_optional(reader)
@@ -79,9 +115,9 @@ pub(super) async fn get(
         .transpose()
 }
 
-pub(super) async fn delete(writer: &SqlitePool, provider: &ProviderId) -> Result<bool> {
+async fn delete(writer: &SqlitePool, provider: &ProviderId) -> Result<bool> {
     let mut tx = writer.begin_with(BEGIN_IMMEDIATE).await.map_err(storage)?;
-    calendar::current_for_write(&mut tx, provider).await?;
+    calendar::lock(&mut tx, provider).await?;
     let deleted = sqlx::query(DELETE)
         .bind(provider.as_str())
         .fetch_optional(&mut *tx)
@@ -95,7 +131,7 @@ pub(super) async fn delete(writer: &SqlitePool, provider: &ProviderId) -> Result
     Ok(deleted)
 }
 
-pub(super) async fn due(
+async fn due(
     reader: &SqlitePool,
     before: DateTime<Utc>,
     limit: usize,
@@ -112,7 +148,7 @@ pub(super) async fn due(
         .collect()
 }
 
-pub(super) async fn advance(
+async fn advance(
     writer: &SqlitePool,
     provider: &ProviderId,
     from: DateTime<Utc>,

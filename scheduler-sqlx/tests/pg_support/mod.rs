@@ -6,6 +6,7 @@
 //! they fail instead, so a broken CI database cannot pass as green.
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
+use scheduler_core::Precondition;
 use std::io::Write;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -189,7 +190,7 @@ pub async fn open(
     let end = first + scheduler.policy().slot_length() * count as i32;
     let window = Window::new(first, end).expect("a valid window");
     let added = scheduler
-        .add_availability(provider, &[window])
+        .add_availability(provider, &[window], Precondition::Any)
         .await
         .expect("availability accepted")
         .added;

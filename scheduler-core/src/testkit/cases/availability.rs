@@ -1,5 +1,6 @@
 //! Publishing availability: normalization, refusals and set semantics.
 
+use crate::Precondition;
 use chrono::TimeDelta;
 
 use crate::error::Error;
@@ -8,7 +9,7 @@ use crate::model::{Actor, ReservationStatus};
 use crate::store::Store;
 use crate::testkit::Harness;
 
-pub(super) async fn exact_window_becomes_its_slots<S: Store>(h: Harness<S>) {
+pub async fn exact_window_becomes_its_slots<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let added = h
         .open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
@@ -31,7 +32,7 @@ pub(super) async fn exact_window_becomes_its_slots<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable(&p).await, added);
 }
 
-pub(super) async fn window_snaps_inward_to_the_sub_second<S: Store>(h: Harness<S>) {
+pub async fn window_snaps_inward_to_the_sub_second<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let start = h.day_at(2, 9, 0, 0) + TimeDelta::nanoseconds(1);
     let end = h.day_at(2, 10, 0, 0) - TimeDelta::nanoseconds(1);
@@ -40,7 +41,7 @@ pub(super) async fn window_snaps_inward_to_the_sub_second<S: Store>(h: Harness<S
     assert_eq!(starts, vec![h.day_at(2, 9, 15, 0), h.day_at(2, 9, 30, 0)]);
 }
 
-pub(super) async fn start_a_nanosecond_before_the_grid_rounds_up<S: Store>(h: Harness<S>) {
+pub async fn start_a_nanosecond_before_the_grid_rounds_up<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let start = h.day_at(2, 9, 15, 0) - TimeDelta::nanoseconds(1);
     let added = h.open(&p, start, h.day_at(2, 9, 45, 0)).await;
@@ -52,14 +53,17 @@ pub(super) async fn start_a_nanosecond_before_the_grid_rounds_up<S: Store>(h: Ha
     );
 }
 
-pub(super) async fn end_a_nanosecond_short_of_a_slot_is_empty<S: Store>(h: Harness<S>) {
+pub async fn end_a_nanosecond_short_of_a_slot_is_empty<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let short = Window::new(
         h.day_at(2, 9, 0, 0),
         h.day_at(2, 9, 15, 0) - TimeDelta::nanoseconds(1),
     )
     .expect("start < end");
-    let result = h.scheduler.add_availability(&p, &[short]).await;
+    let result = h
+        .scheduler
+        .add_availability(&p, &[short], Precondition::Any)
+        .await;
     expect_err!(
         result,
         Error::EmptyWindow { index: 0, .. },
@@ -77,7 +81,7 @@ pub(super) async fn end_a_nanosecond_short_of_a_slot_is_empty<S: Store>(h: Harne
     assert_eq!(starts, vec![h.day_at(2, 9, 0, 0)]);
 }
 
-pub(super) async fn window_end_not_after_start_is_invalid<S: Store>(h: Harness<S>) {
+pub async fn window_end_not_after_start_is_invalid<S: Store>(h: Harness<S>) {
     let t = h.day_at(2, 9, 0, 0);
     expect_err!(
         Window::new(t, t),
@@ -92,7 +96,7 @@ pub(super) async fn window_end_not_after_start_is_invalid<S: Store>(h: Harness<S
     assert!(Window::new(t, t + TimeDelta::nanoseconds(1)).is_ok());
 }
 
-pub(super) async fn window_without_a_whole_slot_is_empty<S: Store>(h: Harness<S>) {
+pub async fn window_without_a_whole_slot_is_empty<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     for (start, end) in [
         (h.day_at(2, 9, 1, 0), h.day_at(2, 9, 14, 0)),
@@ -100,7 +104,10 @@ pub(super) async fn window_without_a_whole_slot_is_empty<S: Store>(h: Harness<S>
         (h.day_at(2, 9, 7, 0), h.day_at(2, 9, 22, 0)),
     ] {
         let window = Window::new(start, end).expect("start < end");
-        let result = h.scheduler.add_availability(&p, &[window]).await;
+        let result = h
+            .scheduler
+            .add_availability(&p, &[window], Precondition::Any)
+            .await;
         expect_err!(
             result,
             Error::EmptyWindow { index: 0, .. },
@@ -110,9 +117,7 @@ pub(super) async fn window_without_a_whole_slot_is_empty<S: Store>(h: Harness<S>
     assert!(h.reservable(&p).await.is_empty());
 }
 
-pub(super) async fn window_of_max_window_is_accepted_a_second_more_refused<S: Store>(
-    h: Harness<S>,
-) {
+pub async fn window_of_max_window_is_accepted_a_second_more_refused<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let max = h.scheduler.policy().max_window();
     assert_eq!(max, TimeDelta::days(31), "the default policy's max_window");
@@ -122,7 +127,10 @@ pub(super) async fn window_of_max_window_is_accepted_a_second_more_refused<S: St
 
     let q = h.provider("q");
     let long = Window::new(start, start + max + TimeDelta::seconds(1)).expect("start < end");
-    let result = h.scheduler.add_availability(&q, &[long]).await;
+    let result = h
+        .scheduler
+        .add_availability(&q, &[long], Precondition::Any)
+        .await;
     let err = expect_err!(
         result,
         Error::WindowTooLong { index: 0, .. },
@@ -134,12 +142,15 @@ pub(super) async fn window_of_max_window_is_accepted_a_second_more_refused<S: St
     assert!(h.reservable(&q).await.is_empty());
 }
 
-pub(super) async fn window_ending_at_now_is_in_the_past<S: Store>(h: Harness<S>) {
+pub async fn window_ending_at_now_is_in_the_past<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     h.set(h.day_at(3, 10, 0, 0));
     let now = h.now();
     let past = Window::new(now - TimeDelta::hours(1), now).expect("start < end");
-    let result = h.scheduler.add_availability(&p, &[past]).await;
+    let result = h
+        .scheduler
+        .add_availability(&p, &[past], Precondition::Any)
+        .await;
     let err = expect_err!(
         result,
         Error::WindowInPast { index: 0, .. },
@@ -151,7 +162,10 @@ pub(super) async fn window_ending_at_now_is_in_the_past<S: Store>(h: Harness<S>)
     // A nanosecond later it is no longer in the past, merely empty.
     let almost = Window::new(now - TimeDelta::hours(1), now + TimeDelta::nanoseconds(1))
         .expect("start < end");
-    let result = h.scheduler.add_availability(&p, &[almost]).await;
+    let result = h
+        .scheduler
+        .add_availability(&p, &[almost], Precondition::Any)
+        .await;
     expect_err!(
         result,
         Error::EmptyWindow { index: 0, .. },
@@ -159,7 +173,7 @@ pub(super) async fn window_ending_at_now_is_in_the_past<S: Store>(h: Harness<S>)
     );
 }
 
-pub(super) async fn slots_before_now_are_dropped_and_the_slot_at_now_kept<S: Store>(h: Harness<S>) {
+pub async fn slots_before_now_are_dropped_and_the_slot_at_now_kept<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     h.set(h.day_at(3, 10, 0, 0));
     let added = h
@@ -187,7 +201,7 @@ pub(super) async fn slots_before_now_are_dropped_and_the_slot_at_now_kept<S: Sto
     assert_eq!(added.len(), 3);
 }
 
-pub(super) async fn window_ending_at_the_horizon_is_accepted_a_second_later_refused<S: Store>(
+pub async fn window_ending_at_the_horizon_is_accepted_a_second_later_refused<S: Store>(
     h: Harness<S>,
 ) {
     let p = h.provider("p");
@@ -207,7 +221,10 @@ pub(super) async fn window_ending_at_the_horizon_is_accepted_a_second_later_refu
         horizon + TimeDelta::seconds(1),
     )
     .expect("start < end");
-    let result = h.scheduler.add_availability(&q, &[beyond]).await;
+    let result = h
+        .scheduler
+        .add_availability(&q, &[beyond], Precondition::Any)
+        .await;
     let err = expect_err!(
         result,
         Error::BeyondHorizon { index: 0, .. },
@@ -219,7 +236,7 @@ pub(super) async fn window_ending_at_the_horizon_is_accepted_a_second_later_refu
     assert!(h.reservable(&q).await.is_empty());
 }
 
-pub(super) async fn repeated_submission_adds_nothing<S: Store>(h: Harness<S>) {
+pub async fn repeated_submission_adds_nothing<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let first = h
         .open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
@@ -233,7 +250,7 @@ pub(super) async fn repeated_submission_adds_nothing<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable(&p).await, before);
 }
 
-pub(super) async fn overlapping_windows_merge<S: Store>(h: Harness<S>) {
+pub async fn overlapping_windows_merge<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let windows = [
         Window::new(h.day_at(2, 9, 0, 0), h.day_at(2, 11, 0, 0)).expect("window"),
@@ -242,7 +259,7 @@ pub(super) async fn overlapping_windows_merge<S: Store>(h: Harness<S>) {
     ];
     let added = h
         .scheduler
-        .add_availability(&p, &windows)
+        .add_availability(&p, &windows, Precondition::Any)
         .await
         .expect("overlapping windows accepted")
         .added;
@@ -261,7 +278,7 @@ pub(super) async fn overlapping_windows_merge<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable(&p).await.len(), 16);
 }
 
-pub(super) async fn bad_window_rejects_the_whole_batch_naming_its_index<S: Store>(h: Harness<S>) {
+pub async fn bad_window_rejects_the_whole_batch_naming_its_index<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let good = Window::new(h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0)).expect("window");
     let also_good = Window::new(h.day_at(3, 9, 0, 0), h.day_at(3, 10, 0, 0)).expect("window");
@@ -269,7 +286,7 @@ pub(super) async fn bad_window_rejects_the_whole_batch_naming_its_index<S: Store
         Window::new(h.now() - TimeDelta::hours(2), h.now() - TimeDelta::hours(1)).expect("window");
     let result = h
         .scheduler
-        .add_availability(&p, &[good, also_good, past])
+        .add_availability(&p, &[good, also_good, past], Precondition::Any)
         .await;
     let err = expect_err!(
         result,
@@ -281,7 +298,10 @@ pub(super) async fn bad_window_rejects_the_whole_batch_naming_its_index<S: Store
         "the message names the window: {err}"
     );
     let long = Window::new(h.day_at(1, 0, 0, 0), h.day_at(40, 0, 0, 0)).expect("window");
-    let result = h.scheduler.add_availability(&p, &[good, long]).await;
+    let result = h
+        .scheduler
+        .add_availability(&p, &[good, long], Precondition::Any)
+        .await;
     expect_err!(
         result,
         Error::WindowTooLong { index: 1, .. },
@@ -291,7 +311,7 @@ pub(super) async fn bad_window_rejects_the_whole_batch_naming_its_index<S: Store
     assert!(slots.is_empty(), "a refused batch added {slots:?}");
 }
 
-pub(super) async fn providers_are_isolated<S: Store>(h: Harness<S>) {
+pub async fn providers_are_isolated<S: Store>(h: Harness<S>) {
     let (p, q) = (h.provider("p"), h.provider("q"));
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
         .await;
@@ -319,7 +339,7 @@ pub(super) async fn providers_are_isolated<S: Store>(h: Harness<S>) {
     );
 }
 
-pub(super) async fn re_adding_a_booked_slot_keeps_the_booking<S: Store>(h: Harness<S>) {
+pub async fn re_adding_a_booked_slot_keeps_the_booking<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))

@@ -8,7 +8,7 @@ use crate::model::{Actor, ReservationStatus};
 use crate::store::Store;
 use crate::testkit::Harness;
 
-pub(super) async fn client_cancels_a_hold_and_the_slot_is_free<S: Store>(h: Harness<S>) {
+pub async fn client_cancels_a_hold_and_the_slot_is_free<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -32,7 +32,7 @@ pub(super) async fn client_cancels_a_hold_and_the_slot_is_free<S: Store>(h: Harn
     h.hold(&slot, &other).await;
 }
 
-pub(super) async fn provider_cancels_a_booking<S: Store>(h: Harness<S>) {
+pub async fn provider_cancels_a_booking<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -54,7 +54,7 @@ pub(super) async fn provider_cancels_a_booking<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable_starts(&p).await, vec![h.day_at(2, 9, 0, 0)]);
 }
 
-pub(super) async fn strangers_cannot_cancel<S: Store>(h: Harness<S>) {
+pub async fn strangers_cannot_cancel<S: Store>(h: Harness<S>) {
     let (p, q) = (h.provider("p"), h.provider("q"));
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -71,7 +71,7 @@ pub(super) async fn strangers_cannot_cancel<S: Store>(h: Harness<S>) {
     assert!(h.reservable_starts(&p).await.is_empty());
 }
 
-pub(super) async fn cancelling_an_expired_hold_is_refused<S: Store>(h: Harness<S>) {
+pub async fn cancelling_an_expired_hold_is_refused<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slots = h
@@ -99,7 +99,7 @@ pub(super) async fn cancelling_an_expired_hold_is_refused<S: Store>(h: Harness<S
     }
 }
 
-pub(super) async fn cancel_twice_returns_it_unchanged<S: Store>(h: Harness<S>) {
+pub async fn cancel_twice_returns_it_unchanged<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -117,7 +117,7 @@ pub(super) async fn cancel_twice_returns_it_unchanged<S: Store>(h: Harness<S>) {
     }
 }
 
-pub(super) async fn cancel_unknown_is_not_found<S: Store>(h: Harness<S>) {
+pub async fn cancel_unknown_is_not_found<S: Store>(h: Harness<S>) {
     let c = h.client("c");
     let id = ReservationId::generate();
     let result = h.scheduler.cancel(id, &Actor::Client(c)).await;
@@ -126,7 +126,7 @@ pub(super) async fn cancel_unknown_is_not_found<S: Store>(h: Harness<S>) {
 
 /// As with confirm, the store's own condition is what settles a cancel that
 /// raced past the scheduler's expiry check.
-pub(super) async fn store_cancel_is_conditional_at_expiry<S: Store>(h: Harness<S>) {
+pub async fn store_cancel_is_conditional_at_expiry<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slots = h

@@ -12,7 +12,7 @@ use crate::testkit::Harness;
 
 const RACERS: usize = 64;
 
-pub(super) async fn many_clients_race_for_one_slot<S: Store + 'static>(h: Harness<S>) {
+pub async fn many_clients_race_for_one_slot<S: Store + 'static>(h: Harness<S>) {
     let p = h.provider("p");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
     let barrier = Arc::new(Barrier::new(RACERS));
@@ -41,7 +41,7 @@ pub(super) async fn many_clients_race_for_one_slot<S: Store + 'static>(h: Harnes
     assert_eq!(h.provider_bookings(&p).await, won, "one reservation stored");
 }
 
-pub(super) async fn many_clients_reserve_distinct_slots<S: Store + 'static>(h: Harness<S>) {
+pub async fn many_clients_reserve_distinct_slots<S: Store + 'static>(h: Harness<S>) {
     let p = h.provider("p");
     // 64 slots: 16 hours.
     let slots = h
@@ -67,7 +67,7 @@ pub(super) async fn many_clients_reserve_distinct_slots<S: Store + 'static>(h: H
     assert_eq!(h.provider_bookings(&p).await.len(), RACERS);
 }
 
-pub(super) async fn same_key_at_once_makes_one_hold<S: Store + 'static>(h: Harness<S>) {
+pub async fn same_key_at_once_makes_one_hold<S: Store + 'static>(h: Harness<S>) {
     const RETRIES: usize = 16;
     let p = h.provider("p");
     let c = h.client("c");
@@ -95,9 +95,7 @@ pub(super) async fn same_key_at_once_makes_one_hold<S: Store + 'static>(h: Harne
     assert_eq!(stored[0].id, ids[0]);
 }
 
-pub(super) async fn same_key_on_different_slots_at_once_conflicts<S: Store + 'static>(
-    h: Harness<S>,
-) {
+pub async fn same_key_on_different_slots_at_once_conflicts<S: Store + 'static>(h: Harness<S>) {
     const TRIES: usize = 16;
     let p = h.provider("p");
     let c = h.client("c");
@@ -133,7 +131,7 @@ pub(super) async fn same_key_on_different_slots_at_once_conflicts<S: Store + 'st
     assert_eq!(h.provider_bookings(&p).await, won, "one hold stored");
 }
 
-pub(super) async fn concurrent_sweepers_expire_each_hold_once<S: Store + 'static>(h: Harness<S>) {
+pub async fn concurrent_sweepers_expire_each_hold_once<S: Store + 'static>(h: Harness<S>) {
     const SWEEPERS: usize = 8;
     let p = h.provider("p");
     let c = h.client("c");
@@ -168,7 +166,7 @@ pub(super) async fn concurrent_sweepers_expire_each_hold_once<S: Store + 'static
     assert_eq!(h.reservable(&p).await, slots);
 }
 
-pub(super) async fn many_clients_race_for_a_lapsed_hold<S: Store + 'static>(h: Harness<S>) {
+pub async fn many_clients_race_for_a_lapsed_hold<S: Store + 'static>(h: Harness<S>) {
     let p = h.provider("p");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
     let lapsed = h.hold(&slot, &h.client("first")).await;
@@ -194,7 +192,7 @@ pub(super) async fn many_clients_race_for_a_lapsed_hold<S: Store + 'static>(h: H
     assert_eq!(won, 1, "exactly one racer replaces the lapsed hold");
 }
 
-pub(super) async fn confirm_and_cancel_race_consistently<S: Store + 'static>(h: Harness<S>) {
+pub async fn confirm_and_cancel_race_consistently<S: Store + 'static>(h: Harness<S>) {
     const ROUNDS: usize = 32;
     let p = h.provider("p");
     let c = h.client("c");

@@ -1,5 +1,6 @@
 //! Confirming a hold: the expiry boundary, idempotence, refusals, and permanence.
 
+use crate::Precondition;
 use chrono::TimeDelta;
 
 use crate::error::Error;
@@ -8,7 +9,7 @@ use crate::model::{Actor, ReservationStatus};
 use crate::store::Store;
 use crate::testkit::Harness;
 
-pub(super) async fn confirm_one_second_before_expiry<S: Store>(h: Harness<S>) {
+pub async fn confirm_one_second_before_expiry<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -30,7 +31,7 @@ pub(super) async fn confirm_one_second_before_expiry<S: Store>(h: Harness<S>) {
     assert_eq!(read.expect("readable"), confirmed);
 }
 
-pub(super) async fn confirm_at_expiry_is_expired<S: Store>(h: Harness<S>) {
+pub async fn confirm_at_expiry_is_expired<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -53,7 +54,7 @@ pub(super) async fn confirm_at_expiry_is_expired<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable_starts(&p).await, vec![h.day_at(2, 9, 0, 0)]);
 }
 
-pub(super) async fn confirm_after_sweep_is_expired<S: Store>(h: Harness<S>) {
+pub async fn confirm_after_sweep_is_expired<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -64,7 +65,7 @@ pub(super) async fn confirm_after_sweep_is_expired<S: Store>(h: Harness<S>) {
     expect_err!(result, Error::HoldExpired { .. }, "confirm of a swept hold");
 }
 
-pub(super) async fn confirm_twice_returns_it_unchanged<S: Store>(h: Harness<S>) {
+pub async fn confirm_twice_returns_it_unchanged<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -78,7 +79,7 @@ pub(super) async fn confirm_twice_returns_it_unchanged<S: Store>(h: Harness<S>) 
     assert_eq!(second, first, "same confirmed_at, same everything");
 }
 
-pub(super) async fn confirm_cancelled_is_refused<S: Store>(h: Harness<S>) {
+pub async fn confirm_cancelled_is_refused<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slots = h
@@ -101,7 +102,7 @@ pub(super) async fn confirm_cancelled_is_refused<S: Store>(h: Harness<S>) {
     }
 }
 
-pub(super) async fn confirm_by_another_client_is_forbidden<S: Store>(h: Harness<S>) {
+pub async fn confirm_by_another_client_is_forbidden<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -123,7 +124,7 @@ pub(super) async fn confirm_by_another_client_is_forbidden<S: Store>(h: Harness<
         .expect("its own client still can");
 }
 
-pub(super) async fn confirm_unknown_is_not_found<S: Store>(h: Harness<S>) {
+pub async fn confirm_unknown_is_not_found<S: Store>(h: Harness<S>) {
     let c = h.client("c");
     let id = ReservationId::generate();
     let result = h.scheduler.confirm(id, &c).await;
@@ -133,7 +134,7 @@ pub(super) async fn confirm_unknown_is_not_found<S: Store>(h: Harness<S>) {
     }
 }
 
-pub(super) async fn confirmed_never_expires<S: Store>(h: Harness<S>) {
+pub async fn confirmed_never_expires<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let start = h.day_at(300, 9, 0, 0);
@@ -156,7 +157,10 @@ pub(super) async fn confirmed_never_expires<S: Store>(h: Harness<S>) {
         .await;
     assert_eq!(read.expect("readable"), booked);
     let range = Harness::<S>::range(start, start + TimeDelta::minutes(15));
-    let withdrawal = h.scheduler.withdraw_availability(&p, range).await;
+    let withdrawal = h
+        .scheduler
+        .withdraw_availability(&p, range, Precondition::Any)
+        .await;
     let withdrawal = withdrawal.expect("withdraw");
     assert!(
         withdrawal.removed.is_empty(),
@@ -167,7 +171,7 @@ pub(super) async fn confirmed_never_expires<S: Store>(h: Harness<S>) {
 
 /// The scheduler checks expiry before it asks the store, but only the store's
 /// conditional update stops a confirm that raced past that check.
-pub(super) async fn store_confirm_is_conditional_at_expiry<S: Store>(h: Harness<S>) {
+pub async fn store_confirm_is_conditional_at_expiry<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;

@@ -1,5 +1,6 @@
 //! The sweeper: which holds it marks, when, in what batches, and what it leaves alone.
 
+use crate::Precondition;
 use chrono::TimeDelta;
 
 use crate::error::Error;
@@ -14,7 +15,7 @@ async fn stored<S: Store>(h: &Harness<S>, id: ReservationId) -> ReservationStatu
     found.expect("store read").expect("stored").status
 }
 
-pub(super) async fn sweep_marks_only_due_holds<S: Store>(h: Harness<S>) {
+pub async fn sweep_marks_only_due_holds<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slots = h
@@ -45,7 +46,7 @@ pub(super) async fn sweep_marks_only_due_holds<S: Store>(h: Harness<S>) {
     assert_eq!(stored(&h, dropped.id).await, ReservationStatus::Cancelled);
 }
 
-pub(super) async fn sweep_one_second_early_expires_nothing<S: Store>(h: Harness<S>) {
+pub async fn sweep_one_second_early_expires_nothing<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slots = h
@@ -63,7 +64,7 @@ pub(super) async fn sweep_one_second_early_expires_nothing<S: Store>(h: Harness<
     assert!(h.reservable_starts(&p).await.is_empty());
 }
 
-pub(super) async fn sweep_respects_its_batch<S: Store>(h: Harness<S>) {
+pub async fn sweep_respects_its_batch<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slots = h
@@ -81,7 +82,7 @@ pub(super) async fn sweep_respects_its_batch<S: Store>(h: Harness<S>) {
     assert_eq!(counts, vec![2, 2, 1, 0], "5 due holds, batches of 2");
 }
 
-pub(super) async fn swept_hold_is_stored_expired_and_its_slot_free<S: Store>(h: Harness<S>) {
+pub async fn swept_hold_is_stored_expired_and_its_slot_free<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -100,7 +101,7 @@ pub(super) async fn swept_hold_is_stored_expired_and_its_slot_free<S: Store>(h: 
     assert_eq!(stored(&h, next.id).await, ReservationStatus::Held);
 }
 
-pub(super) async fn sweeping_a_replaced_hold_keeps_the_new_one<S: Store>(h: Harness<S>) {
+pub async fn sweeping_a_replaced_hold_keeps_the_new_one<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other, third) = (h.client("c"), h.client("other"), h.client("third"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -134,7 +135,7 @@ pub(super) async fn sweeping_a_replaced_hold_keeps_the_new_one<S: Store>(h: Harn
 /// A hold displaced by a new one is stored expired at once, not left for the
 /// sweeper: were the clock then set back before its expiry (a system clock
 /// stepped back), it must not read as live beside the new hold.
-pub(super) async fn a_displaced_hold_is_stored_expired_at_once<S: Store>(h: Harness<S>) {
+pub async fn a_displaced_hold_is_stored_expired_at_once<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -156,7 +157,7 @@ pub(super) async fn a_displaced_hold_is_stored_expired_at_once<S: Store>(h: Harn
 
 /// The same when the lapsed hold's slot was withdrawn and published again
 /// before the new hold: the slot is new, the old hold on it is still retired.
-pub(super) async fn a_hold_on_a_republished_slot_retires_the_lapsed_one<S: Store>(h: Harness<S>) {
+pub async fn a_hold_on_a_republished_slot_retires_the_lapsed_one<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let at = h.day_at(2, 9, 0, 0);
@@ -164,7 +165,11 @@ pub(super) async fn a_hold_on_a_republished_slot_retires_the_lapsed_one<S: Store
     let old = h.hold(&slot, &c).await;
     h.set(old.expires_at);
     let range = Harness::<S>::range(at, h.day_at(2, 10, 0, 0));
-    let withdrawn = h.scheduler.withdraw_availability(&p, range).await.unwrap();
+    let withdrawn = h
+        .scheduler
+        .withdraw_availability(&p, range, Precondition::Any)
+        .await
+        .unwrap();
     assert_eq!(
         withdrawn.removed.len(),
         1,

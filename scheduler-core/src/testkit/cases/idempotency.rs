@@ -12,7 +12,7 @@ fn key(text: &str) -> IdempotencyKey {
     IdempotencyKey::new(text).expect("valid key")
 }
 
-pub(super) async fn same_key_same_slot_replays<S: Store>(h: Harness<S>) {
+pub async fn same_key_same_slot_replays<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let k = key("retry-1");
@@ -26,7 +26,7 @@ pub(super) async fn same_key_same_slot_replays<S: Store>(h: Harness<S>) {
     assert_eq!(all, vec![first], "one hold, not two");
 }
 
-pub(super) async fn same_key_other_slot_conflicts<S: Store>(h: Harness<S>) {
+pub async fn same_key_other_slot_conflicts<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let k = key("retry-1");
@@ -54,7 +54,7 @@ pub(super) async fn same_key_other_slot_conflicts<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable_starts(&p).await, vec![h.day_at(2, 10, 0, 0)]);
 }
 
-pub(super) async fn keys_are_scoped_per_client<S: Store>(h: Harness<S>) {
+pub async fn keys_are_scoped_per_client<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let k = key("same-key");
@@ -76,7 +76,7 @@ pub(super) async fn keys_are_scoped_per_client<S: Store>(h: Harness<S>) {
     assert_eq!(theirs.client_id, other);
 }
 
-pub(super) async fn replay_after_expiry_returns_the_expired_original<S: Store>(h: Harness<S>) {
+pub async fn replay_after_expiry_returns_the_expired_original<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let (k, k2) = (key("near"), key("far"));
@@ -107,7 +107,7 @@ pub(super) async fn replay_after_expiry_returns_the_expired_original<S: Store>(h
     );
 }
 
-pub(super) async fn replay_of_settled_reservations_reports_them<S: Store>(h: Harness<S>) {
+pub async fn replay_of_settled_reservations_reports_them<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let (k, k2) = (key("to-confirm"), key("to-cancel"));

@@ -1,5 +1,6 @@
 //! Listing reservable slots: lead time, order, pages, cursors and ranges.
 
+use crate::Precondition;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::error::Error;
@@ -30,9 +31,7 @@ fn grid_from(first: DateTime<Utc>, count: i64) -> Vec<DateTime<Utc>> {
         .collect()
 }
 
-pub(super) async fn slot_at_exactly_min_lead_is_listed_until_a_second_later<S: Store>(
-    h: Harness<S>,
-) {
+pub async fn slot_at_exactly_min_lead_is_listed_until_a_second_later<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let at_lead = h.now() + h.scheduler.policy().min_lead();
     h.open(&p, at_lead, at_lead + TimeDelta::hours(1)).await;
@@ -51,14 +50,14 @@ pub(super) async fn slot_at_exactly_min_lead_is_listed_until_a_second_later<S: S
     );
 }
 
-pub(super) async fn slots_are_ordered_by_start<S: Store>(h: Harness<S>) {
+pub async fn slots_are_ordered_by_start<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let windows = [
         Window::new(h.day_at(3, 9, 0, 0), h.day_at(3, 10, 0, 0)).expect("window"),
         Window::new(h.day_at(2, 14, 0, 0), h.day_at(2, 15, 0, 0)).expect("window"),
     ];
     h.scheduler
-        .add_availability(&p, &windows)
+        .add_availability(&p, &windows, Precondition::Any)
         .await
         .expect("windows accepted");
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
@@ -69,7 +68,7 @@ pub(super) async fn slots_are_ordered_by_start<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable_starts(&p).await, expected);
 }
 
-pub(super) async fn default_page_is_fifty<S: Store>(h: Harness<S>) {
+pub async fn default_page_is_fifty<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     h.open(&p, h.day_at(2, 0, 0, 0), h.day_at(2, 15, 0, 0))
         .await;
@@ -86,7 +85,7 @@ pub(super) async fn default_page_is_fifty<S: Store>(h: Harness<S>) {
     assert_eq!(rest.next_cursor, None, "the last page has no cursor");
 }
 
-pub(super) async fn page_limit_is_between_one_and_five_hundred<S: Store>(h: Harness<S>) {
+pub async fn page_limit_is_between_one_and_five_hundred<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     // 600 slots: more than the largest page.
     h.open(&p, h.day_at(2, 0, 0, 0), h.day_at(8, 6, 0, 0)).await;
@@ -111,7 +110,7 @@ pub(super) async fn page_limit_is_between_one_and_five_hundred<S: Store>(h: Harn
     }
 }
 
-pub(super) async fn cursor_pages_miss_and_repeat_nothing<S: Store>(h: Harness<S>) {
+pub async fn cursor_pages_miss_and_repeat_nothing<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let all = h
         .open(&p, h.day_at(2, 0, 0, 0), h.day_at(3, 8, 30, 0))
@@ -134,7 +133,7 @@ pub(super) async fn cursor_pages_miss_and_repeat_nothing<S: Store>(h: Harness<S>
     assert_eq!(seen, all, "pages concatenate to every slot once, in order");
 }
 
-pub(super) async fn paging_survives_reservations_between_pages<S: Store>(h: Harness<S>) {
+pub async fn paging_survives_reservations_between_pages<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let all = h
@@ -167,7 +166,7 @@ pub(super) async fn paging_survives_reservations_between_pages<S: Store>(h: Harn
     );
 }
 
-pub(super) async fn held_and_confirmed_slots_are_not_listed<S: Store>(h: Harness<S>) {
+pub async fn held_and_confirmed_slots_are_not_listed<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slots = h
@@ -185,7 +184,7 @@ pub(super) async fn held_and_confirmed_slots_are_not_listed<S: Store>(h: Harness
     );
 }
 
-pub(super) async fn held_slot_reappears_exactly_at_expiry<S: Store>(h: Harness<S>) {
+pub async fn held_slot_reappears_exactly_at_expiry<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -205,7 +204,7 @@ pub(super) async fn held_slot_reappears_exactly_at_expiry<S: Store>(h: Harness<S
     );
 }
 
-pub(super) async fn cancelled_slot_reappears_at_once<S: Store>(h: Harness<S>) {
+pub async fn cancelled_slot_reappears_at_once<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slots = h
@@ -229,7 +228,7 @@ pub(super) async fn cancelled_slot_reappears_at_once<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable(&p).await, slots, "no clock move needed");
 }
 
-pub(super) async fn range_includes_from_and_excludes_to<S: Store>(h: Harness<S>) {
+pub async fn range_includes_from_and_excludes_to<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 11, 0, 0))
         .await;
@@ -237,7 +236,7 @@ pub(super) async fn range_includes_from_and_excludes_to<S: Store>(h: Harness<S>)
     assert_eq!(starts, grid_from(h.day_at(2, 9, 30, 0), 4));
 }
 
-pub(super) async fn range_bounds_with_sub_seconds<S: Store>(h: Harness<S>) {
+pub async fn range_bounds_with_sub_seconds<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 11, 0, 0))
         .await;
@@ -260,7 +259,7 @@ pub(super) async fn range_bounds_with_sub_seconds<S: Store>(h: Harness<S>) {
     );
 }
 
-pub(super) async fn range_end_not_after_start_is_invalid<S: Store>(h: Harness<S>) {
+pub async fn range_end_not_after_start_is_invalid<S: Store>(h: Harness<S>) {
     let t = h.day_at(2, 9, 0, 0);
     for (from, to) in [(t, t), (t + TimeDelta::nanoseconds(1), t)] {
         expect_err!(
@@ -272,7 +271,7 @@ pub(super) async fn range_end_not_after_start_is_invalid<S: Store>(h: Harness<S>
     assert!(TimeRange::new(t, t + TimeDelta::nanoseconds(1)).is_ok());
 }
 
-pub(super) async fn garbage_cursor_is_invalid<S: Store>(h: Harness<S>) {
+pub async fn garbage_cursor_is_invalid<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
         .await;
@@ -296,7 +295,7 @@ pub(super) async fn garbage_cursor_is_invalid<S: Store>(h: Harness<S>) {
     }
 }
 
-pub(super) async fn cursors_do_not_cross_listings<S: Store>(h: Harness<S>) {
+pub async fn cursors_do_not_cross_listings<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slots = h

@@ -9,7 +9,7 @@ use crate::scheduler::ListQuery;
 use crate::store::Store;
 use crate::testkit::Harness;
 
-pub(super) async fn read_derives_expiry_without_sweep<S: Store>(h: Harness<S>) {
+pub async fn read_derives_expiry_without_sweep<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -29,7 +29,7 @@ pub(super) async fn read_derives_expiry_without_sweep<S: Store>(h: Harness<S>) {
     assert_eq!(read.expires_at, held.expires_at);
 }
 
-pub(super) async fn reads_are_for_its_client_and_provider_only<S: Store>(h: Harness<S>) {
+pub async fn reads_are_for_its_client_and_provider_only<S: Store>(h: Harness<S>) {
     let (p, q) = (h.provider("p"), h.provider("q"));
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -55,7 +55,7 @@ pub(super) async fn reads_are_for_its_client_and_provider_only<S: Store>(h: Harn
     );
 }
 
-pub(super) async fn provider_listing_has_every_status_in_order<S: Store>(h: Harness<S>) {
+pub async fn provider_listing_has_every_status_in_order<S: Store>(h: Harness<S>) {
     let (p, q) = (h.provider("p"), h.provider("q"));
     let c = h.client("c");
     let s = h
@@ -95,7 +95,7 @@ pub(super) async fn provider_listing_has_every_status_in_order<S: Store>(h: Harn
     );
 }
 
-pub(super) async fn client_listing_has_only_their_own<S: Store>(h: Harness<S>) {
+pub async fn client_listing_has_only_their_own<S: Store>(h: Harness<S>) {
     let (p, q) = (h.provider("p"), h.provider("q"));
     let (c, other) = (h.client("c"), h.client("other"));
     let ps = h
@@ -156,7 +156,7 @@ async fn pages<S: Store>(
     }
 }
 
-pub(super) async fn reservation_pages_miss_and_repeat_nothing<S: Store>(h: Harness<S>) {
+pub async fn reservation_pages_miss_and_repeat_nothing<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let s = h
@@ -185,7 +185,7 @@ pub(super) async fn reservation_pages_miss_and_repeat_nothing<S: Store>(h: Harne
     assert!(seen.is_empty());
 }
 
-pub(super) async fn reservation_listing_range_is_half_open<S: Store>(h: Harness<S>) {
+pub async fn reservation_listing_range_is_half_open<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let s = h

@@ -1,5 +1,6 @@
 //! Reserving: lead time, existence, freedom of the slot, and the hold it makes.
 
+use crate::Precondition;
 use chrono::TimeDelta;
 
 use crate::error::Error;
@@ -7,7 +8,7 @@ use crate::model::{Actor, ReservationStatus};
 use crate::store::Store;
 use crate::testkit::Harness;
 
-pub(super) async fn lead_of_exactly_min_lead_is_accepted<S: Store>(h: Harness<S>) {
+pub async fn lead_of_exactly_min_lead_is_accepted<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let start = h.day_at(2, 9, 0, 0);
@@ -18,7 +19,7 @@ pub(super) async fn lead_of_exactly_min_lead_is_accepted<S: Store>(h: Harness<S>
     assert_eq!(held.status, ReservationStatus::Held);
 }
 
-pub(super) async fn lead_one_second_short_is_refused<S: Store>(h: Harness<S>) {
+pub async fn lead_one_second_short_is_refused<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let start = h.day_at(2, 9, 0, 0);
@@ -43,7 +44,7 @@ pub(super) async fn lead_one_second_short_is_refused<S: Store>(h: Harness<S>) {
     assert!(h.provider_bookings(&p).await.is_empty(), "no hold was made");
 }
 
-pub(super) async fn unknown_slot_is_not_found<S: Store>(h: Harness<S>) {
+pub async fn unknown_slot_is_not_found<S: Store>(h: Harness<S>) {
     let (p, stranger) = (h.provider("p"), h.provider("stranger"));
     let c = h.client("c");
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
@@ -61,7 +62,7 @@ pub(super) async fn unknown_slot_is_not_found<S: Store>(h: Harness<S>) {
     }
 }
 
-pub(super) async fn off_grid_slot_is_not_found<S: Store>(h: Harness<S>) {
+pub async fn off_grid_slot_is_not_found<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
@@ -76,20 +77,20 @@ pub(super) async fn off_grid_slot_is_not_found<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable(&p).await.len(), 4, "nothing was held");
 }
 
-pub(super) async fn withdrawn_slot_is_not_found<S: Store>(h: Harness<S>) {
+pub async fn withdrawn_slot_is_not_found<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
     let range = Harness::<S>::range(h.day_at(2, 0, 0, 0), h.day_at(3, 0, 0, 0));
     h.scheduler
-        .withdraw_availability(&p, range)
+        .withdraw_availability(&p, range, Precondition::Any)
         .await
         .expect("withdraw");
     let result = h.scheduler.reserve(&slot, &c, None).await;
     expect_err!(result, Error::SlotNotFound { .. }, "a withdrawn slot");
 }
 
-pub(super) async fn held_slot_is_unavailable<S: Store>(h: Harness<S>) {
+pub async fn held_slot_is_unavailable<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -105,7 +106,7 @@ pub(super) async fn held_slot_is_unavailable<S: Store>(h: Harness<S>) {
     assert_eq!(h.provider_bookings(&p).await, vec![held]);
 }
 
-pub(super) async fn confirmed_slot_is_unavailable<S: Store>(h: Harness<S>) {
+pub async fn confirmed_slot_is_unavailable<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -123,7 +124,7 @@ pub(super) async fn confirmed_slot_is_unavailable<S: Store>(h: Harness<S>) {
     }
 }
 
-pub(super) async fn slot_is_reservable_exactly_when_its_hold_expires<S: Store>(h: Harness<S>) {
+pub async fn slot_is_reservable_exactly_when_its_hold_expires<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -148,7 +149,7 @@ pub(super) async fn slot_is_reservable_exactly_when_its_hold_expires<S: Store>(h
     assert_eq!(old.status, ReservationStatus::Expired);
 }
 
-pub(super) async fn cancelled_slot_is_reservable_again<S: Store>(h: Harness<S>) {
+pub async fn cancelled_slot_is_reservable_again<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -172,7 +173,7 @@ pub(super) async fn cancelled_slot_is_reservable_again<S: Store>(h: Harness<S>) 
     assert_eq!(h.provider_bookings(&p).await.len(), 3);
 }
 
-pub(super) async fn new_hold_has_the_expected_fields<S: Store>(h: Harness<S>) {
+pub async fn new_hold_has_the_expected_fields<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let start = h.day_at(2, 9, 30, 0);
@@ -198,7 +199,7 @@ pub(super) async fn new_hold_has_the_expected_fields<S: Store>(h: Harness<S>) {
     assert_eq!(read.expect("readable"), held, "stored as returned");
 }
 
-pub(super) async fn instants_are_kept_to_the_microsecond<S: Store>(h: Harness<S>) {
+pub async fn instants_are_kept_to_the_microsecond<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;

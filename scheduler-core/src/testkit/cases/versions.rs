@@ -1,5 +1,6 @@
 //! Calendar versions: the compare-and-set behind `If-Match` on availability writes.
 
+use crate::Precondition;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
@@ -10,7 +11,7 @@ use crate::grid::Window;
 use crate::store::Store;
 use crate::testkit::Harness;
 
-pub(super) async fn version_counts_only_writes_that_change_slots<S: Store>(h: Harness<S>) {
+pub async fn version_counts_only_writes_that_change_slots<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let s = &h.scheduler;
     assert_eq!(
@@ -19,8 +20,17 @@ pub(super) async fn version_counts_only_writes_that_change_slots<S: Store>(h: Ha
         "a new calendar is at version 0"
     );
     let window = Window::new(h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0)).unwrap();
-    assert_eq!(s.add_availability(&p, &[window]).await.unwrap().version, 1);
-    let repeat = s.add_availability(&p, &[window]).await.unwrap();
+    assert_eq!(
+        s.add_availability(&p, &[window], Precondition::Any)
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+    let repeat = s
+        .add_availability(&p, &[window], Precondition::Any)
+        .await
+        .unwrap();
     assert_eq!(
         (repeat.added.len(), repeat.version),
         (0, 1),
@@ -28,7 +38,7 @@ pub(super) async fn version_counts_only_writes_that_change_slots<S: Store>(h: Ha
     );
     let empty_range = Harness::<S>::range(h.day_at(5, 0, 0, 0), h.day_at(6, 0, 0, 0));
     assert_eq!(
-        s.withdraw_availability(&p, empty_range)
+        s.withdraw_availability(&p, empty_range, Precondition::Any)
             .await
             .unwrap()
             .version,
@@ -44,7 +54,10 @@ pub(super) async fn version_counts_only_writes_that_change_slots<S: Store>(h: Ha
         "reservations do not change the calendar version"
     );
     let range = Harness::<S>::range(h.day_at(2, 0, 0, 0), h.day_at(3, 0, 0, 0));
-    let withdrawn = s.withdraw_availability(&p, range).await.unwrap();
+    let withdrawn = s
+        .withdraw_availability(&p, range, Precondition::Any)
+        .await
+        .unwrap();
     assert_eq!((withdrawn.removed.len(), withdrawn.version), (3, 2));
     assert_eq!(
         s.calendar_version(&h.provider("other")).await.unwrap(),
@@ -53,14 +66,15 @@ pub(super) async fn version_counts_only_writes_that_change_slots<S: Store>(h: Ha
     );
 }
 
-pub(super) async fn stale_version_changes_nothing<S: Store>(h: Harness<S>) {
+pub async fn stale_version_changes_nothing<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let s = &h.scheduler;
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
         .await;
     let window = Window::new(h.day_at(3, 9, 0, 0), h.day_at(3, 10, 0, 0)).unwrap();
     let err = expect_err!(
-        s.add_availability_if(&p, &[window], 0).await,
+        s.add_availability(&p, &[window], Precondition::Version(0))
+            .await,
         Error::CalendarChanged {
             expected: 0,
             current: 1,
@@ -71,7 +85,8 @@ pub(super) async fn stale_version_changes_nothing<S: Store>(h: Harness<S>) {
     assert_eq!(err.code(), "calendar_changed");
     let range = Harness::<S>::range(h.day_at(2, 0, 0, 0), h.day_at(3, 0, 0, 0));
     expect_err!(
-        s.withdraw_availability_if(&p, range, 7).await,
+        s.withdraw_availability(&p, range, Precondition::Version(7))
+            .await,
         Error::CalendarChanged {
             expected: 7,
             current: 1,
@@ -81,7 +96,8 @@ pub(super) async fn stale_version_changes_nothing<S: Store>(h: Harness<S>) {
     );
     let empty = Harness::<S>::range(h.day_at(9, 0, 0, 0), h.day_at(9, 0, 1, 0));
     expect_err!(
-        s.withdraw_availability_if(&p, empty, 0).await,
+        s.withdraw_availability(&p, empty, Precondition::Version(0))
+            .await,
         Error::CalendarChanged {
             expected: 0,
             current: 1,
@@ -97,14 +113,20 @@ pub(super) async fn stale_version_changes_nothing<S: Store>(h: Harness<S>) {
     assert_eq!(s.calendar_version(&p).await.unwrap(), 1);
 }
 
-pub(super) async fn current_version_applies<S: Store>(h: Harness<S>) {
+pub async fn current_version_applies<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let s = &h.scheduler;
     let window = Window::new(h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0)).unwrap();
-    let added = s.add_availability_if(&p, &[window], 0).await.unwrap();
+    let added = s
+        .add_availability(&p, &[window], Precondition::Version(0))
+        .await
+        .unwrap();
     assert_eq!((added.added.len(), added.version), (4, 1));
     let range = Harness::<S>::range(h.day_at(2, 9, 0, 0), h.day_at(2, 9, 30, 0));
-    let withdrawn = s.withdraw_availability_if(&p, range, 1).await.unwrap();
+    let withdrawn = s
+        .withdraw_availability(&p, range, Precondition::Version(1))
+        .await
+        .unwrap();
     assert_eq!((withdrawn.removed.len(), withdrawn.version), (2, 2));
     assert_eq!(
         h.reservable_starts(&p).await,
@@ -112,9 +134,7 @@ pub(super) async fn current_version_applies<S: Store>(h: Harness<S>) {
     );
 }
 
-pub(super) async fn concurrent_writes_at_one_version_let_one_through<S: Store + 'static>(
-    h: Harness<S>,
-) {
+pub async fn concurrent_writes_at_one_version_let_one_through<S: Store + 'static>(h: Harness<S>) {
     const WRITERS: usize = 16;
     let p = h.provider("p");
     let barrier = Arc::new(Barrier::new(WRITERS));
@@ -125,7 +145,9 @@ pub(super) async fn concurrent_writes_at_one_version_let_one_through<S: Store + 
         tasks.push(tokio::spawn(async move {
             let window = Window::new(start, start + TimeDelta::minutes(15)).unwrap();
             barrier.wait().await;
-            scheduler.add_availability_if(&p, &[window], 0).await
+            scheduler
+                .add_availability(&p, &[window], Precondition::Version(0))
+                .await
         }));
     }
     let mut applied = 0;
@@ -146,7 +168,7 @@ pub(super) async fn concurrent_writes_at_one_version_let_one_through<S: Store + 
 
 /// The version and page a listing returns together are what the version and
 /// the page read one after the other return, with the store's own primitive.
-pub(super) async fn versioned_listing_matches_version_then_page<S: Store>(h: Harness<S>) {
+pub async fn versioned_listing_matches_version_then_page<S: Store>(h: Harness<S>) {
     use crate::scheduler::ListQuery;
 
     let p = h.provider("p");

@@ -1,5 +1,6 @@
 //! Withdrawing availability: free slots go, held and booked ones stay as conflicts.
 
+use crate::Precondition;
 use chrono::TimeDelta;
 
 use crate::error::Error;
@@ -7,7 +8,7 @@ use crate::model::{Actor, ReservationStatus};
 use crate::store::Store;
 use crate::testkit::Harness;
 
-pub(super) async fn withdraw_removes_free_slots_and_reports_conflicts<S: Store>(h: Harness<S>) {
+pub async fn withdraw_removes_free_slots_and_reports_conflicts<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let (c, other) = (h.client("c"), h.client("other"));
     let slots = h
@@ -22,7 +23,10 @@ pub(super) async fn withdraw_removes_free_slots_and_reports_conflicts<S: Store>(
         .expect("confirm");
     let range = Harness::<S>::range(h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0));
 
-    let withdrawal = h.scheduler.withdraw_availability(&p, range).await;
+    let withdrawal = h
+        .scheduler
+        .withdraw_availability(&p, range, Precondition::Any)
+        .await;
     let withdrawal = withdrawal.expect("withdraw");
     assert_eq!(withdrawal.removed, vec![slots[0].clone(), slots[3].clone()]);
     assert_eq!(withdrawal.conflicts, vec![held.clone(), booked.clone()]);
@@ -34,7 +38,10 @@ pub(super) async fn withdraw_removes_free_slots_and_reports_conflicts<S: Store>(
     assert!(h.reservable(&p).await.is_empty());
 
     // Again: nothing left to remove, the same conflicts.
-    let again = h.scheduler.withdraw_availability(&p, range).await;
+    let again = h
+        .scheduler
+        .withdraw_availability(&p, range, Precondition::Any)
+        .await;
     let again = again.expect("withdraw again");
     assert!(
         again.removed.is_empty(),
@@ -44,14 +51,17 @@ pub(super) async fn withdraw_removes_free_slots_and_reports_conflicts<S: Store>(
     assert_eq!(again.conflicts, vec![held, booked]);
 }
 
-pub(super) async fn expired_hold_is_not_a_conflict<S: Store>(h: Harness<S>) {
+pub async fn expired_hold_is_not_a_conflict<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
     let held = h.hold(&slot, &c).await;
     h.set(held.expires_at);
     let range = Harness::<S>::range(h.day_at(2, 0, 0, 0), h.day_at(3, 0, 0, 0));
-    let withdrawal = h.scheduler.withdraw_availability(&p, range).await;
+    let withdrawal = h
+        .scheduler
+        .withdraw_availability(&p, range, Precondition::Any)
+        .await;
     let withdrawal = withdrawal.expect("withdraw");
     let removed: Vec<_> = withdrawal.removed.iter().map(|s| s.start).collect();
     assert_eq!(
@@ -76,7 +86,7 @@ pub(super) async fn expired_hold_is_not_a_conflict<S: Store>(h: Harness<S>) {
     assert_eq!(h.scheduler.expire_due(10).await.expect("sweep"), 1);
 }
 
-pub(super) async fn booking_survives_withdrawal<S: Store>(h: Harness<S>) {
+pub async fn booking_survives_withdrawal<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
     let slot = h.open_slot(&p, h.day_at(2, 9, 0, 0)).await;
@@ -84,7 +94,7 @@ pub(super) async fn booking_survives_withdrawal<S: Store>(h: Harness<S>) {
     let booked = h.scheduler.confirm(held.id, &c).await.expect("confirm");
     let range = Harness::<S>::range(h.day_at(2, 0, 0, 0), h.day_at(3, 0, 0, 0));
     h.scheduler
-        .withdraw_availability(&p, range)
+        .withdraw_availability(&p, range, Precondition::Any)
         .await
         .expect("withdraw");
     h.advance(TimeDelta::hours(2));
@@ -106,7 +116,7 @@ pub(super) async fn booking_survives_withdrawal<S: Store>(h: Harness<S>) {
     assert_eq!(h.reservable_starts(&p).await, vec![h.day_at(2, 9, 0, 0)]);
 }
 
-pub(super) async fn removed_slots_are_gone_and_the_range_is_half_open<S: Store>(h: Harness<S>) {
+pub async fn removed_slots_are_gone_and_the_range_is_half_open<S: Store>(h: Harness<S>) {
     let (p, q) = (h.provider("p"), h.provider("q"));
     let c = h.client("c");
     let slots = h
@@ -115,7 +125,10 @@ pub(super) async fn removed_slots_are_gone_and_the_range_is_half_open<S: Store>(
     h.open(&q, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
         .await;
     let range = Harness::<S>::range(h.day_at(2, 9, 15, 0), h.day_at(2, 9, 45, 0));
-    let withdrawal = h.scheduler.withdraw_availability(&p, range).await;
+    let withdrawal = h
+        .scheduler
+        .withdraw_availability(&p, range, Precondition::Any)
+        .await;
     let withdrawal = withdrawal.expect("withdraw");
     assert_eq!(withdrawal.removed, slots[1..3].to_vec(), "[09:15, 09:45)");
     assert_eq!(

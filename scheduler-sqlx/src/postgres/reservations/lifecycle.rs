@@ -1,0 +1,155 @@
+//! Reading one reservation and moving it through its states.
+//!
+//! Each transition is one statement around an `UPDATE ... WHERE <allowed at
+//! now> RETURNING`: the row lock PostgreSQL takes for the update, and its
+//! re-check of the `WHERE` after waiting on a concurrent writer, make each one
+//! a compare-and-set. The same statement keeps the sweeper's queue
+//! (`hold_expiries`) exact: a reservation is on it while stored as held.
+
+use chrono::{DateTime, Utc};
+use scheduler_core::{Reservation, ReservationId, Result};
+
+use crate::postgres::conns::Conns;
+use crate::postgres::decode;
+use crate::row::{id_bytes, micros};
+
+/// A change of a reservation's state, `$1` its id and `$2` now: `moved` is
+/// the `UPDATE` (its `SET` and `WHERE` come from the caller), and
+/// `unqueued!` takes a hold it moved off the sweeper's queue.
+macro_rules! transition {
+    ($set:literal, $condition:literal) => {
+        concat!(
+            "WITH moved AS (
+                UPDATE reservations SET ",
+            $set,
+            " WHERE id = $1 AND ",
+            $condition,
+            " RETURNING ",
+            reservation_columns!(),
+            "), ",
+            unqueued!("moved"),
+            " SELECT ",
+            reservation_columns!(),
+            " FROM moved"
+        )
+    };
+}
+
+const CONFIRM: &str = transition!(
+    "status = 'confirmed', confirmed_us = $2",
+    "status = 'held' AND expires_us > $2"
+);
+
+/// Cancelling gives up the slot's entry in the unique index at once.
+const CANCEL: &str = transition!(
+    "status = 'cancelled', occupying = false",
+    "(status = 'confirmed' OR (status = 'held' AND expires_us > $2))"
+);
+
+/// Marks up to `$2` due holds expired, skipping the first `$3` of them, and
+/// returns how many it marked.
+///
+/// The batch comes from the sweeper's queue `hold_expiries`, soonest expiry
+/// first, and its rows are reached through the primary key of
+/// `reservations`. The ids are collected once (an init plan): written as
+/// `id IN (subquery)`, or as a join with a CTE, the planner chose to hash
+/// the batch and scan every held row of the table, on every call.
+///
+/// The update changes only `status`, which no index of `reservations` holds,
+/// so on a page with room (the table's fillfactor leaves it) the new row
+/// version is heap-only: no index entry is written. The hold keeps its slot's
+/// entry in the unique index (`occupying`) until the next hold on the slot
+/// replaces it.
+///
+/// The queue is read without locks; a hold that a concurrent statement
+/// confirms, cancels or sweeps first is waited for, found no longer held and
+/// left alone. Sweepers lock reservations in id order (the primary key's),
+/// so two sweeping the same batch wait on each other but never deadlock.
+const EXPIRE_DUE: &str = concat!(
+    "WITH swept AS (
+        UPDATE reservations SET status = 'expired'
+        WHERE id = ANY(ARRAY(
+            SELECT id FROM hold_expiries
+            WHERE expires_us <= $1
+            ORDER BY expires_us, id
+            LIMIT $2 OFFSET $3
+        ))
+        AND status = 'held' AND expires_us <= $1
+        RETURNING id, expires_us
+    ), ",
+    unqueued!("swept"),
+    " SELECT count(*) FROM swept"
+);
+
+pub(super) async fn confirm(
+    conns: &Conns,
+    id: ReservationId,
+    now: DateTime<Utc>,
+) -> Result<Option<Reservation>> {
+    transition(conns, CONFIRM, id, now).await
+}
+
+pub(super) async fn cancel(
+    conns: &Conns,
+    id: ReservationId,
+    now: DateTime<Utc>,
+) -> Result<Option<Reservation>> {
+    transition(conns, CANCEL, id, now).await
+}
+
+/// Runs one conditional status change (`$1` id, `$2` now) and returns the
+/// reservation it changed, if its condition held.
+async fn transition(
+    conns: &Conns,
+    statement: &'static str,
+    id: ReservationId,
+    now: DateTime<Utc>,
+) -> Result<Option<Reservation>> {
+    let mut conn = conns.get().await?;
+    let row = sqlx::query(statement)
+        .bind(id_bytes(id))
+        .bind(micros(now))
+        .fetch_optional(&mut *conn)
+        .await;
+    conn.settle(row)?
+        .as_ref()
+        .map(decode::reservation)
+        .transpose()
+}
+
+/// Batches from this size up are swept by two statements at once.
+///
+/// PostgreSQL runs a statement on one core, and a sweep's cost is all in its
+/// row updates. Two statements on two connections share that work between
+/// two backends: the first takes the batch's first half of the queue, the
+/// second the rest. Below this size the second round trip costs more than it
+/// saves.
+const SPLIT_FROM: usize = 1_000;
+
+pub(super) async fn expire_due(conns: &Conns, now: DateTime<Utc>, batch: usize) -> Result<u64> {
+    if batch < SPLIT_FROM {
+        return expire_some(conns, now, batch, 0).await;
+    }
+    let first = batch - batch / 2;
+    // Each half takes its own connection. If one fails, `try_join!` drops
+    // the other mid-statement, and its connection is closed, not reused.
+    let (early, late) = tokio::try_join!(
+        expire_some(conns, now, first, 0),
+        expire_some(conns, now, batch - first, first)
+    )?;
+    Ok(early + late)
+}
+
+/// Marks up to `limit` due holds expired in one statement, passing over the
+/// `skip` due soonest.
+async fn expire_some(conns: &Conns, now: DateTime<Utc>, limit: usize, skip: usize) -> Result<u64> {
+    let mut conn = conns.get().await?;
+    let swept: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(EXPIRE_DUE)
+        .bind(micros(now))
+        .bind(decode::bigint(limit))
+        .bind(decode::bigint(skip))
+        .fetch_one(&mut *conn)
+        .await;
+    // A count is never negative.
+    Ok(u64::try_from(conn.settle(swept)?).unwrap_or(0))
+}
