@@ -54,7 +54,7 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use chrono::{TimeZone, Utc};
-/// use scheduler_core::{ClientId, ListQuery, ManualClock, Policy, ProviderId, ReservationStatus, Scheduler, Window};
+/// use scheduler_core::{ClientId, ListQuery, ManualClock, Policy, Precondition, ProviderId, ReservationStatus, Scheduler, Window};
 /// use scheduler_sqlx::SqliteStore;
 ///
 /// let store = SqliteStore::connect("sqlite::memory:").await?;
