@@ -106,7 +106,7 @@ impl WeeklySchedule {
     /// they touch, so a slot is offered exactly when it lies inside one window.
     ///
     /// Each date is read with its own offsets. See the [module
-    /// docs](crate::schedule) for the gap and fold rules.
+    /// docs](crate::local_time) for the gap and fold rules.
     ///
     /// ```
     /// use chrono::{NaiveDate, TimeZone, Utc, Weekday};

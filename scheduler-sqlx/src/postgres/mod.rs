@@ -1,4 +1,4 @@
-//! [`PostgresStore`]: the [`Store`] primitives as single conditional statements
+//! [`PostgresStore`]: the [`Store`](scheduler_core::Store) primitives as single conditional statements
 //! on PostgreSQL, safe for many server processes sharing one database.
 //!
 //! Each store trait is implemented in the module of its name (`calendar`,
@@ -56,7 +56,7 @@ const _: () = assert!(
 /// The embedded migrations of `migrations/postgres`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// A [`Store`] on PostgreSQL (feature `postgres`).
+/// A [`Store`](scheduler_core::Store) on PostgreSQL (feature `postgres`).
 ///
 /// Every primitive is one conditional statement (withdrawal is one short
 /// transaction), with `now` passed in as a parameter; SQL never reads the

@@ -27,7 +27,7 @@ const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// A [`Store`] in an SQLite database: a file, or memory.
+/// A [`Store`](scheduler_core::Store) in an SQLite database: a file, or memory.
 ///
 /// Writes go through one writer connection and reads through a pool of
 /// reader connections beside it (WAL lets them run while the writer writes).

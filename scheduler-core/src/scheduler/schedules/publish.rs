@@ -46,7 +46,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     /// reservation in the span on a slot the schedule does not offer.
     ///
     /// Then the schedule itself is stored, at the calendar version its slots
-    /// left (see [`Store::put_schedule`]), so that the sweeper can roll it
+    /// left (see [`ScheduleStore::put_schedule`](crate::store::ScheduleStore::put_schedule)), so that the sweeper can roll it
     /// forward as the horizon moves ([`extend_due_schedules`](Self::extend_due_schedules))
     /// and [`schedule`](Self::schedule) can read it back. A schedule that
     /// differs from the one stored counts as a calendar write: the returned
