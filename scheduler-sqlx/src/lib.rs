@@ -23,11 +23,23 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// Every column of a reservation row, in the order [`row::ReservationRow`]
+/// names them, as a literal: statements are built with `concat!`, so each is
+/// one `&'static str` (sqlx takes no other SQL without an audit wrapper).
+macro_rules! reservation_columns {
+    () => {
+        "id, provider_id, client_id, start_s, end_s, status, created_us, expires_us, confirmed_us"
+    };
+}
+
 #[cfg(feature = "postgres")]
 mod postgres;
+mod reservations;
 mod row;
+mod schedules;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod versions;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;

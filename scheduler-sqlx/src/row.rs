@@ -10,12 +10,9 @@ use scheduler_core::{
     ClientId, Error, ProviderId, Reservation, ReservationId, ReservationStatus, Result, SlotId,
 };
 
-/// Every column of a reservation row, in the order the queries select them.
-pub(crate) const RESERVATION_COLUMNS: &str =
-    "id, provider_id, client_id, start_s, end_s, status, created_us, expires_us, confirmed_us";
-
-/// A reservation row as read from either database.
-#[derive(Debug)]
+/// A reservation row as read from either database, by the columns
+/// `reservation_columns!()` lists.
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct ReservationRow {
     pub id: Vec<u8>,
     pub provider_id: String,
@@ -74,6 +71,24 @@ impl ReservationRow {
             confirmed_at: self.confirmed_us.map(from_micros).transpose()?,
         })
     }
+}
+
+/// Every row as a reservation, in order.
+pub(crate) fn reservations(rows: Vec<ReservationRow>) -> Result<Vec<Reservation>> {
+    rows.into_iter()
+        .map(ReservationRow::into_reservation)
+        .collect()
+}
+
+/// The row, if any, as a reservation.
+pub(crate) fn reservation(row: Option<ReservationRow>) -> Result<Option<Reservation>> {
+    row.map(ReservationRow::into_reservation).transpose()
+}
+
+/// A count or page size as the 64-bit integer SQL compares it with
+/// (anything beyond `i64::MAX` is as good as unlimited).
+pub(crate) fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// A database failure as the scheduler's storage error, keeping the source.

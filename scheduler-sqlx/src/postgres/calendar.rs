@@ -1,8 +1,6 @@
 //! [`CalendarStore`] on PostgreSQL: a provider's slots (adding, listing
 //! the free ones, withdrawing) and the version that counts its writes.
 
-use std::sync::LazyLock;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{CalendarStore, CalendarWrite, SlotBounds, StoreWithdrawal};
@@ -10,14 +8,15 @@ use scheduler_core::{ProviderId, Result, SlotStart};
 use sqlx::{Connection, PgConnection};
 
 use super::PostgresStore;
-use super::conns::Conns;
-use super::decode;
-use crate::row::{check_version, from_seconds, micros, storage, version};
+use crate::row::{self, check_version, from_seconds, micros, reservations, storage, version};
+use crate::versions;
 
 #[async_trait]
 impl CalendarStore for PostgresStore {
     async fn calendar_version(&self, provider: &ProviderId) -> Result<u64> {
-        current(&self.conns, provider).await
+        let mut conn = self.conns.get().await?;
+        let read = super::read_version(&mut conn, versions::CURRENT, provider).await;
+        conn.finish(read)
     }
 
     async fn add_slots(
@@ -26,7 +25,9 @@ impl CalendarStore for PostgresStore {
         starts: &[SlotStart],
         expected: Option<u64>,
     ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
-        add(&self.conns, provider, starts, expected).await
+        let mut conn = self.conns.get().await?;
+        let written = add_on(&mut conn, provider, starts, expected).await;
+        conn.finish(written)
     }
 
     async fn withdraw_slots(
@@ -36,7 +37,9 @@ impl CalendarStore for PostgresStore {
         expected: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<CalendarWrite<StoreWithdrawal>> {
-        withdraw(&self.conns, provider, bounds, expected, now).await
+        let mut conn = self.conns.get().await?;
+        let written = withdraw_on(&mut conn, provider, bounds, expected, now).await;
+        conn.finish(written)
     }
 
     async fn free_slots(
@@ -46,9 +49,20 @@ impl CalendarStore for PostgresStore {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>> {
-        free(&self.conns, provider, bounds, limit, now).await
+        let mut conn = self.conns.get().await?;
+        let starts = sqlx::query_scalar(FREE)
+            .bind(provider.as_str())
+            .bind(bounds.from.timestamp())
+            .bind(bounds.to.timestamp())
+            .bind(micros(now))
+            .bind(row::limit(limit))
+            .fetch_all(&mut *conn)
+            .await;
+        let starts: Vec<i64> = conn.settle(starts)?;
+        starts.into_iter().map(from_seconds).collect()
     }
 
+    /// The calendar's version and a page of free slots, from one snapshot.
     async fn versioned_free_slots(
         &self,
         provider: &ProviderId,
@@ -56,7 +70,21 @@ impl CalendarStore for PostgresStore {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<(u64, Vec<DateTime<Utc>>)> {
-        versioned_free(&self.conns, provider, bounds, limit, now).await
+        let mut conn = self.conns.get().await?;
+        let row = sqlx::query_as(VERSIONED_FREE)
+            .bind(provider.as_str())
+            .bind(bounds.from.timestamp())
+            .bind(bounds.to.timestamp())
+            .bind(micros(now))
+            .bind(row::limit(limit))
+            .fetch_one(&mut *conn)
+            .await;
+        let (stored, starts): (Option<i64>, Vec<i64>) = conn.settle(row)?;
+        let starts = starts
+            .into_iter()
+            .map(from_seconds)
+            .collect::<Result<_>>()?;
+        Ok((version(stored.unwrap_or(0))?, starts))
     }
 }
 
@@ -67,6 +95,23 @@ const ADD: &str = "
     SELECT $1, unnest($2::bigint[])
     ON CONFLICT DO NOTHING
     RETURNING start_s";
+
+/// The text of [`FREE`], for [`VERSIONED_FREE`] to embed.
+macro_rules! free_slots {
+    () => {
+        "
+    SELECT s.start_s FROM slots s
+    WHERE s.provider_id = $1 AND s.start_s >= $2 AND s.start_s < $3
+      AND NOT EXISTS (
+        SELECT 1 FROM reservations r
+        WHERE r.provider_id = s.provider_id AND r.start_s = s.start_s AND r.occupying
+          AND r.status IN ('held', 'confirmed')
+          AND (r.status = 'confirmed' OR r.expires_us > $4)
+      )
+    ORDER BY s.start_s
+    LIMIT $5"
+    };
+}
 
 /// The free slots in `[$2, $3)` at `$4`, ascending, at most `$5`.
 ///
@@ -89,23 +134,15 @@ const ADD: &str = "
 ///               Filter: ((status = ANY ('{held,confirmed}'::text[]))
 ///                        AND ((status = 'confirmed'::text) OR (expires_us > '1894003200000000'::bigint)))
 /// ```
-const FREE: &str = "
-    SELECT s.start_s FROM slots s
-    WHERE s.provider_id = $1 AND s.start_s >= $2 AND s.start_s < $3
-      AND NOT EXISTS (
-        SELECT 1 FROM reservations r
-        WHERE r.provider_id = s.provider_id AND r.start_s = s.start_s AND r.occupying
-          AND r.status IN ('held', 'confirmed')
-          AND (r.status = 'confirmed' OR r.expires_us > $4)
-      )
-    ORDER BY s.start_s
-    LIMIT $5";
+const FREE: &str = free_slots!();
 
 /// The calendar's version (NULL before any write) and [`FREE`]'s page as an
 /// array: one statement, so one snapshot and one round trip for both.
-static VERSIONED_FREE: LazyLock<String> = LazyLock::new(|| {
-    format!("SELECT (SELECT version FROM calendars WHERE provider_id = $1), ARRAY({FREE})")
-});
+const VERSIONED_FREE: &str = concat!(
+    "SELECT (SELECT version FROM calendars WHERE provider_id = $1), ARRAY(",
+    free_slots!(),
+    ")"
+);
 
 const READ_COMMITTED: &str = "BEGIN ISOLATION LEVEL READ COMMITTED";
 
@@ -145,17 +182,6 @@ const LIVE_IN_RANGE: &str = concat!(
      ORDER BY start_s, id"
 );
 
-async fn add(
-    conns: &Conns,
-    provider: &ProviderId,
-    starts: &[SlotStart],
-    expected: Option<u64>,
-) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
-    let mut conn = conns.get().await?;
-    let written = add_on(&mut conn, provider, starts, expected).await;
-    conn.finish(written)
-}
-
 async fn add_on(
     conn: &mut PgConnection,
     provider: &ProviderId,
@@ -163,7 +189,7 @@ async fn add_on(
     expected: Option<u64>,
 ) -> Result<CalendarWrite<Vec<DateTime<Utc>>>> {
     let mut tx = conn.begin().await.map_err(storage)?;
-    let current = lock(&mut tx, provider).await?;
+    let current = super::read_version(&mut tx, versions::LOCK, provider).await?;
     if let Err(current) = check_version(expected, current) {
         // Explicitly, so the lock is released now and the connection is
         // reusable (a dropped transaction only queues its rollback).
@@ -180,70 +206,13 @@ async fn add_on(
     let version = if added.is_empty() {
         current
     } else {
-        bump(&mut tx, provider).await?
+        super::read_version(&mut tx, versions::BUMP, provider).await?
     };
     tx.commit().await.map_err(storage)?;
     // RETURNING follows no order.
     added.sort_unstable();
     let outcome = added.into_iter().map(from_seconds).collect::<Result<_>>()?;
     Ok(CalendarWrite::Applied { outcome, version })
-}
-
-async fn free(
-    conns: &Conns,
-    provider: &ProviderId,
-    bounds: SlotBounds,
-    limit: usize,
-    now: DateTime<Utc>,
-) -> Result<Vec<DateTime<Utc>>> {
-    let mut conn = conns.get().await?;
-    let starts = sqlx::query_scalar(FREE)
-        .bind(provider.as_str())
-        .bind(bounds.from.timestamp())
-        .bind(bounds.to.timestamp())
-        .bind(micros(now))
-        .bind(decode::bigint(limit))
-        .fetch_all(&mut *conn)
-        .await;
-    let starts: Vec<i64> = conn.settle(starts)?;
-    starts.into_iter().map(from_seconds).collect()
-}
-
-/// The calendar's version and a page of free slots, from one snapshot.
-async fn versioned_free(
-    conns: &Conns,
-    provider: &ProviderId,
-    bounds: SlotBounds,
-    limit: usize,
-    now: DateTime<Utc>,
-) -> Result<(u64, Vec<DateTime<Utc>>)> {
-    let mut conn = conns.get().await?;
-    let row = sqlx::query_as(VERSIONED_FREE.as_str())
-        .bind(provider.as_str())
-        .bind(bounds.from.timestamp())
-        .bind(bounds.to.timestamp())
-        .bind(micros(now))
-        .bind(decode::bigint(limit))
-        .fetch_one(&mut *conn)
-        .await;
-    let (stored, starts): (Option<i64>, Vec<i64>) = conn.settle(row)?;
-    let starts = starts
-        .into_iter()
-        .map(from_seconds)
-        .collect::<Result<_>>()?;
-    Ok((version(stored.unwrap_or(0))?, starts))
-}
-
-async fn withdraw(
-    conns: &Conns,
-    provider: &ProviderId,
-    bounds: SlotBounds,
-    expected: Option<u64>,
-    now: DateTime<Utc>,
-) -> Result<CalendarWrite<StoreWithdrawal>> {
-    let mut conn = conns.get().await?;
-    let written = withdraw_on(&mut conn, provider, bounds, expected, now).await;
-    conn.finish(written)
 }
 
 async fn withdraw_on(
@@ -259,7 +228,7 @@ async fn withdraw_on(
     let mut tx = conn.begin_with(READ_COMMITTED).await.map_err(storage)?;
     // The calendar first, then its slots: the same order as `add`, and holds
     // lock only slots, so no two writers wait on each other in a cycle.
-    let current = lock(&mut tx, provider).await?;
+    let current = super::read_version(&mut tx, versions::LOCK, provider).await?;
     if let Err(current) = check_version(expected, current) {
         // Explicitly, so the lock is released now and the connection is
         // reusable (a dropped transaction only queues its rollback).
@@ -282,7 +251,7 @@ async fn withdraw_on(
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
-    let conflicts = sqlx::query(LIVE_IN_RANGE)
+    let conflicts = sqlx::query_as(LIVE_IN_RANGE)
         .bind(provider.as_str())
         .bind(from)
         .bind(to)
@@ -293,7 +262,7 @@ async fn withdraw_on(
     let version = if removed.is_empty() {
         current
     } else {
-        bump(&mut tx, provider).await?
+        super::read_version(&mut tx, versions::BUMP, provider).await?
     };
     tx.commit().await.map_err(storage)?;
     removed.sort_unstable();
@@ -302,51 +271,7 @@ async fn withdraw_on(
             .into_iter()
             .map(from_seconds)
             .collect::<Result<_>>()?,
-        conflicts: decode::reservations(&conflicts)?,
+        conflicts: reservations(conflicts)?,
     };
     Ok(CalendarWrite::Applied { outcome, version })
-}
-
-/// Creates the row at version 0 if missing, locks it until the transaction
-/// ends (the no-op update takes the row lock), and returns the version. Two
-/// availability writes to one calendar therefore run one after the other.
-const CURRENT_FOR_WRITE: &str = "
-    INSERT INTO calendars (provider_id, version) VALUES ($1, 0)
-    ON CONFLICT (provider_id) DO UPDATE SET version = calendars.version
-    RETURNING version";
-
-const BUMP: &str =
-    "UPDATE calendars SET version = version + 1 WHERE provider_id = $1 RETURNING version";
-
-const CURRENT: &str = "SELECT version FROM calendars WHERE provider_id = $1";
-
-/// The provider's calendar version, 0 if it was never written.
-async fn current(conns: &Conns, provider: &ProviderId) -> Result<u64> {
-    let mut conn = conns.get().await?;
-    let stored = sqlx::query_scalar(CURRENT)
-        .bind(provider.as_str())
-        .fetch_optional(&mut *conn)
-        .await;
-    let stored: Option<i64> = conn.settle(stored)?;
-    version(stored.unwrap_or(0))
-}
-
-/// The version at the start of a write transaction, with the calendar locked.
-pub(super) async fn lock(tx: &mut PgConnection, provider: &ProviderId) -> Result<u64> {
-    let stored: i64 = sqlx::query_scalar(CURRENT_FOR_WRITE)
-        .bind(provider.as_str())
-        .fetch_one(tx)
-        .await
-        .map_err(storage)?;
-    version(stored)
-}
-
-/// Counts a write that changed the set of slots; returns the new version.
-pub(super) async fn bump(tx: &mut PgConnection, provider: &ProviderId) -> Result<u64> {
-    let stored: i64 = sqlx::query_scalar(BUMP)
-        .bind(provider.as_str())
-        .fetch_one(tx)
-        .await
-        .map_err(storage)?;
-    version(stored)
 }

@@ -15,15 +15,6 @@ use sqlx::migrate::Migrator;
 
 use conns::Conns;
 
-/// The reservation columns as a literal, so statements can be built with
-/// `concat!` (sqlx only takes `&'static str` SQL without an audit wrapper).
-/// Checked below against [`crate::row::RESERVATION_COLUMNS`].
-macro_rules! reservation_columns {
-    () => {
-        "id, provider_id, client_id, start_s, end_s, status, created_us, expires_us, confirmed_us"
-    };
-}
-
 /// The CTE `unqueued`: takes the holds that the CTE `$moved` moved on (it
 /// returns their `id` and `expires_us`) off the sweeper's queue,
 /// `hold_expiries`. Every statement that moves a hold includes it, after its
@@ -42,16 +33,12 @@ macro_rules! unqueued {
     };
 }
 
+crate::versions::version_reads!(sqlx::PgConnection);
+
 mod calendar;
 mod conns;
-mod decode;
 mod reservations;
 mod schedules;
-
-const _: () = assert!(
-    decode::same_text(reservation_columns!(), crate::row::RESERVATION_COLUMNS),
-    "reservation_columns! must list the columns row::ReservationRow decodes"
-);
 
 /// The embedded migrations of `migrations/postgres`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -4,13 +4,15 @@
 //! `reservations`, `schedules`), beside its statements; this module owns the
 //! connections and the migrations.
 
+crate::versions::version_reads!(sqlx::SqliteConnection);
+
 mod calendar;
 mod connect;
 #[cfg(test)]
 mod plans;
 mod reservations;
-mod rows;
 mod schedules;
+mod starts;
 
 use std::sync::Arc;
 

@@ -51,10 +51,7 @@ async fn assert_indexed(store: &SqliteStore, what: &str, sql: &str, index: &str)
 
 #[tokio::test]
 async fn free_slot_listing_walks_the_slot_key_and_the_live_index() {
-    for sql in [
-        slots::FREE_SLOTS_JOINED.as_str(),
-        slots::VERSIONED_FREE_SLOTS.as_str(),
-    ] {
+    for sql in [slots::FREE_SLOTS_JOINED, slots::VERSIONED_FREE_SLOTS] {
         free_slot_plan(sql).await;
     }
 }
@@ -81,14 +78,10 @@ async fn reservation_pages_walk_their_listing_index_in_order() {
     for (what, sql, index) in [
         (
             "provider page",
-            reads::PROVIDER_PAGE.as_str(),
+            reads::PROVIDER_PAGE,
             "reservations_by_provider",
         ),
-        (
-            "client page",
-            reads::CLIENT_PAGE.as_str(),
-            "reservations_by_client",
-        ),
+        ("client page", reads::CLIENT_PAGE, "reservations_by_client"),
     ] {
         assert_indexed(&store, what, sql, index).await;
         let plan = plan(&store, sql).await;
@@ -114,7 +107,7 @@ async fn sweeper_walks_the_due_hold_index() {
 #[tokio::test]
 async fn hold_probes_the_slot_key_and_the_live_index() {
     let store = store().await;
-    let sql = hold::INSERT_IF_FREE.as_str();
+    let sql = hold::INSERT_IF_FREE;
     assert_indexed(&store, "hold", sql, "reservations_one_live_per_slot").await;
     let plan = plan(&store, sql).await;
     assert!(

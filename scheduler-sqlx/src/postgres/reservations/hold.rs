@@ -6,9 +6,7 @@ use scheduler_core::store::{HoldOutcome, HoldRequest};
 use sqlx::PgConnection;
 
 use super::by_key_on;
-use crate::postgres::conns::Conns;
-use crate::postgres::decode;
-use crate::row::{id_bytes, micros, storage};
+use crate::row::{ReservationRow, id_bytes, micros, storage};
 
 /// Takes the hold in one statement, or inserts nothing.
 ///
@@ -71,19 +69,9 @@ const HOLD: &str = concat!(
 const SLOT_EXISTS: &str =
     "SELECT EXISTS (SELECT 1 FROM slots WHERE provider_id = $1 AND start_s = $2)";
 
-pub(super) async fn hold(
-    conns: &Conns,
-    request: HoldRequest<'_>,
-    now: DateTime<Utc>,
-) -> Result<HoldOutcome> {
-    let mut conn = conns.get().await?;
-    let outcome = hold_on(&mut conn, request, now).await;
-    conn.finish(outcome)
-}
-
 /// The hold and, when it inserted nothing, the statements that say why, all
 /// on one connection.
-async fn hold_on(
+pub(super) async fn hold_on(
     conn: &mut PgConnection,
     request: HoldRequest<'_>,
     now: DateTime<Utc>,
@@ -92,7 +80,7 @@ async fn hold_on(
     // No key lookup first: the scheduler has just made one, and a key used
     // since then makes the insert's `ON CONFLICT` refuse, which is reported
     // below. One round trip for the common case.
-    let inserted = sqlx::query(HOLD)
+    let inserted: Option<ReservationRow> = sqlx::query_as(HOLD)
         .bind(new.provider_id.as_str())
         .bind(request.slot.timestamp())
         .bind(micros(now))
@@ -106,7 +94,7 @@ async fn hold_on(
         .await
         .map_err(storage)?;
     if let Some(row) = inserted {
-        return Ok(HoldOutcome::Held(decode::reservation(&row)?));
+        return Ok(HoldOutcome::Held(row.into_reservation()?));
     }
     // Nothing inserted: say why, in the order the contract ranks the reasons.
     // `ON CONFLICT` waited for any concurrent request with the same key to

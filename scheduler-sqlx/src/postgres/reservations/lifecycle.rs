@@ -10,8 +10,7 @@ use chrono::{DateTime, Utc};
 use scheduler_core::{Reservation, ReservationId, Result};
 
 use crate::postgres::conns::Conns;
-use crate::postgres::decode;
-use crate::row::{id_bytes, micros};
+use crate::row::{self, id_bytes, micros};
 
 /// A change of a reservation's state, `$1` its id and `$2` now: `moved` is
 /// the `UPDATE` (its `SET` and `WHERE` come from the caller), and
@@ -35,13 +34,13 @@ macro_rules! transition {
     };
 }
 
-const CONFIRM: &str = transition!(
+pub(super) const CONFIRM: &str = transition!(
     "status = 'confirmed', confirmed_us = $2",
     "status = 'held' AND expires_us > $2"
 );
 
 /// Cancelling gives up the slot's entry in the unique index at once.
-const CANCEL: &str = transition!(
+pub(super) const CANCEL: &str = transition!(
     "status = 'cancelled', occupying = false",
     "(status = 'confirmed' OR (status = 'held' AND expires_us > $2))"
 );
@@ -81,40 +80,21 @@ const EXPIRE_DUE: &str = concat!(
     " SELECT count(*) FROM swept"
 );
 
-pub(super) async fn confirm(
-    conns: &Conns,
-    id: ReservationId,
-    now: DateTime<Utc>,
-) -> Result<Option<Reservation>> {
-    transition(conns, CONFIRM, id, now).await
-}
-
-pub(super) async fn cancel(
-    conns: &Conns,
-    id: ReservationId,
-    now: DateTime<Utc>,
-) -> Result<Option<Reservation>> {
-    transition(conns, CANCEL, id, now).await
-}
-
 /// Runs one conditional status change (`$1` id, `$2` now) and returns the
 /// reservation it changed, if its condition held.
-async fn transition(
+pub(super) async fn transition(
     conns: &Conns,
     statement: &'static str,
     id: ReservationId,
     now: DateTime<Utc>,
 ) -> Result<Option<Reservation>> {
     let mut conn = conns.get().await?;
-    let row = sqlx::query(statement)
+    let row = sqlx::query_as(statement)
         .bind(id_bytes(id))
         .bind(micros(now))
         .fetch_optional(&mut *conn)
         .await;
-    conn.settle(row)?
-        .as_ref()
-        .map(decode::reservation)
-        .transpose()
+    row::reservation(conn.settle(row)?)
 }
 
 /// Batches from this size up are swept by two statements at once.
@@ -146,8 +126,8 @@ async fn expire_some(conns: &Conns, now: DateTime<Utc>, limit: usize, skip: usiz
     let mut conn = conns.get().await?;
     let swept: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(EXPIRE_DUE)
         .bind(micros(now))
-        .bind(decode::bigint(limit))
-        .bind(decode::bigint(skip))
+        .bind(row::limit(limit))
+        .bind(row::limit(skip))
         .fetch_one(&mut *conn)
         .await;
     // A count is never negative.

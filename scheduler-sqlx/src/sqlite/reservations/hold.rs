@@ -1,7 +1,5 @@
 //! Taking a hold: the one compare-and-set that keeps a slot from being double-booked.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{HoldOutcome, HoldRequest};
 use scheduler_core::{Error, IdempotencyKey, Result};
@@ -9,51 +7,60 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 
 use super::by_key;
-use crate::row::{RESERVATION_COLUMNS, id_bytes, micros, storage};
-use crate::sqlite::{BEGIN_IMMEDIATE, rows};
+use crate::row::{ReservationRow, id_bytes, micros, storage};
+use crate::sqlite::BEGIN_IMMEDIATE;
 
-/// Marks a lapsed hold on slot `(?1, ?2)` expired at `?3`, so that the unique
+/// Marks a lapsed hold on slot `($1, $2)` expired at `$3`, so that the unique
 /// index on live reservations admits the next one.
-const EXPIRE_STALE: &str = "\
-UPDATE reservations SET status = 'expired'
-WHERE provider_id = ?1 AND start_s = ?2 AND status = 'held' AND expires_us <= ?3";
+macro_rules! expire_stale {
+    () => {
+        "UPDATE reservations SET status = 'expired'
+WHERE provider_id = $1 AND start_s = $2 AND status = 'held' AND expires_us <= $3"
+    };
+}
 
-/// Inserts the hold only if slot `(?1, ?2)` exists and nothing live is on it
-/// at `?3`. `ON CONFLICT DO NOTHING` turns a unique-index refusal into no
+/// Inserts the hold only if slot `($1, $2)` exists and nothing live is on it
+/// at `$3`. `ON CONFLICT DO NOTHING` turns a unique-index refusal into no
 /// row, which the caller then explains.
-pub(crate) static INSERT_IF_FREE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "INSERT INTO reservations
+macro_rules! insert_if_free {
+    () => {
+        concat!(
+            "INSERT INTO reservations
            (id, provider_id, client_id, start_s, end_s, status,
             created_us, expires_us, confirmed_us, idempotency_key)
-         SELECT ?4, ?1, ?5, ?2, ?6, 'held', ?7, ?8, NULL, ?9
-         WHERE EXISTS (SELECT 1 FROM slots WHERE provider_id = ?1 AND start_s = ?2)
+         SELECT $4, $1, $5, $2, $6, 'held', $7, $8, NULL, $9
+         WHERE EXISTS (SELECT 1 FROM slots WHERE provider_id = $1 AND start_s = $2)
            AND NOT EXISTS (
              SELECT 1 FROM reservations
-             WHERE provider_id = ?1 AND start_s = ?2
+             WHERE provider_id = $1 AND start_s = $2
                AND status IN ('held', 'confirmed')
-               AND (status = 'confirmed' OR expires_us > ?3))
+               AND (status = 'confirmed' OR expires_us > $3))
          ON CONFLICT DO NOTHING
-         RETURNING {RESERVATION_COLUMNS}"
-    )
-});
+         RETURNING ",
+            reservation_columns!()
+        )
+    };
+}
 
-/// [`EXPIRE_STALE`] then [`INSERT_IF_FREE`], sent as one query: one round
+/// The insert of [`HOLD_IF_FREE`], alone, for its query plan.
+#[cfg(test)]
+pub(crate) const INSERT_IF_FREE: &str = insert_if_free!();
+
+/// `expire_stale!` then `insert_if_free!`, sent as one query: one round
 /// trip to the connection's worker thread instead of two. Both number their
-/// parameters alike, and the first uses `?1`-`?3` without gaps, so each
+/// parameters alike, and the first uses `$1`-`$3` without gaps, so each
 /// binds the same values.
-static HOLD_IF_FREE: LazyLock<String> =
-    LazyLock::new(|| format!("{EXPIRE_STALE};\n{}", INSERT_IF_FREE.as_str()));
+const HOLD_IF_FREE: &str = concat!(expire_stale!(), ";\n", insert_if_free!());
 
-/// Why slot `(?1, ?2)` refused a hold at `?3`.
-const SLOT_STATE: &str = "\
+/// Why slot `($1, $2)` refused a hold at `$3`.
+const SLOT_STATE: &str = "
 SELECT
-  EXISTS (SELECT 1 FROM slots WHERE provider_id = ?1 AND start_s = ?2) AS slot_exists,
+  EXISTS (SELECT 1 FROM slots WHERE provider_id = $1 AND start_s = $2) AS slot_exists,
   EXISTS (
     SELECT 1 FROM reservations
-    WHERE provider_id = ?1 AND start_s = ?2
+    WHERE provider_id = $1 AND start_s = $2
       AND status IN ('held', 'confirmed')
-      AND (status = 'confirmed' OR expires_us > ?3)) AS taken";
+      AND (status = 'confirmed' OR expires_us > $3)) AS taken";
 
 pub(super) async fn hold(
     writer: &SqlitePool,
@@ -79,7 +86,7 @@ pub(super) async fn hold_in(
     let new = request.reservation;
     let now = micros(now);
     // fetch_all steps both statements to their ends; only the insert returns rows.
-    let inserted = sqlx::query(HOLD_IF_FREE.as_str())
+    let inserted: Vec<ReservationRow> = sqlx::query_as(HOLD_IF_FREE)
         .bind(new.provider_id.as_str())
         .bind(request.slot.timestamp())
         .bind(now)
@@ -92,8 +99,8 @@ pub(super) async fn hold_in(
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
-    if let Some(row) = inserted.first() {
-        return Ok(HoldOutcome::Held(rows::reservation(row)?));
+    if let Some(row) = inserted.into_iter().next() {
+        return Ok(HoldOutcome::Held(row.into_reservation()?));
     }
     refusal(tx, request, now).await
 }
