@@ -6,7 +6,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::{Router, middleware};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
@@ -16,7 +16,8 @@ use crate::{availability, feeds, health, limits, reservations, schedule, slots, 
 
 /// The application over `state`.
 pub fn router(state: AppState) -> Router {
-    let (api, spec) = api().split_for_parts();
+    let (api, mut spec) = api().split_for_parts();
+    openapi::CommonProblems.modify(&mut spec);
     let layers = ServiceBuilder::new()
         // Outermost first: every log line of a request carries its id, and the
         // time limit covers everything below the logging.

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::CalendarOwner;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::etag::{IfMatch, etag};
 use crate::extract::{ApiJson, Range, RangeParams};
 use crate::state::AppState;
@@ -39,15 +39,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, description = "The slots that are new, in order", body = AddedSlotsBody,
             headers(("ETag" = String, description = "The calendar's version after the write"))),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 413, response = crate::error::Problem),
-        (status = 412, response = crate::error::Problem),
-        (status = 415, response = crate::error::Problem),
-        (status = 422, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
+        (status = 413, response = Problem),
+        (status = 412, response = Problem),
+        (status = 415, response = Problem),
+        (status = 422, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -98,12 +94,8 @@ async fn publish(
     responses(
         (status = 200, description = "Slots removed, and the reservations that kept theirs", body = WithdrawalBody,
             headers(("ETag" = String, description = "The calendar's version after the write"))),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 412, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
+        (status = 412, response = Problem),
     ),
     security(("bearer" = []))
 )]

@@ -25,7 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     tag = "health",
     responses(
         (status = 200, description = "Serving", body = Health),
-        (status = 503, response = crate::error::Problem),
     )
 )]
 async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {

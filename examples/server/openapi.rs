@@ -5,6 +5,7 @@ use axum::Router;
 use axum::http::{StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use utoipa::openapi::Ref;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
@@ -57,6 +58,46 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The problem responses every route can give, said once here instead of on
+/// each route: 503 (storage unavailable) anywhere, and on every route that
+/// needs credentials 400 (input that cannot be read), 401 (no usable
+/// credentials) and 429 (rate limited). A route lists only the problems
+/// particular to it.
+pub struct CommonProblems;
+
+impl CommonProblems {
+    const EVERYWHERE: [u16; 1] = [503];
+    const AUTHENTICATED: [u16; 3] = [400, 401, 429];
+}
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let statuses = Self::EVERYWHERE
+                    .iter()
+                    .chain(Self::AUTHENTICATED.iter().filter(|_| authenticated));
+                for status in statuses {
+                    operation.responses.responses.insert(
+                        status.to_string(),
+                        Ref::from_response_name("Problem").into(),
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{AuthClient, AuthUser, CalendarOwner};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::{IdempotencyKeyHeader, ListParams, Listing, PathId};
 use crate::state::AppState;
 use crate::wire::{ReservationBody, ReservationPage};
@@ -42,14 +42,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, description = "The hold (or, on a replay, the original reservation as it stands)", body = ReservationBody,
             headers(("Location" = String, description = "The reservation's URL"))),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 404, response = crate::error::Problem),
-        (status = 409, response = crate::error::Problem),
-        (status = 422, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, response = Problem),
+        (status = 422, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -89,14 +85,10 @@ async fn reserve(
     params(("id" = String, Path, description = "The reservation id")),
     responses(
         (status = 200, description = "The confirmed reservation", body = ReservationBody),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 404, response = crate::error::Problem),
-        (status = 409, response = crate::error::Problem),
-        (status = 410, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, response = Problem),
+        (status = 410, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -120,12 +112,8 @@ async fn confirm(
     params(("id" = String, Path, description = "The reservation id")),
     responses(
         (status = 200, description = "The reservation", body = ReservationBody),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 404, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -149,13 +137,9 @@ async fn read(
     params(("id" = String, Path, description = "The reservation id")),
     responses(
         (status = 200, description = "The cancelled reservation", body = ReservationBody),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 404, response = crate::error::Problem),
-        (status = 410, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 410, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -179,11 +163,7 @@ async fn cancel(
     params(("providerId" = String, Path, description = "The provider: must be the caller"), ListParams),
     responses(
         (status = 200, description = "One page of reservations", body = ReservationPage),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -210,11 +190,7 @@ async fn provider_reservations(
     params(ListParams),
     responses(
         (status = 200, description = "One page of reservations", body = ReservationPage),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
     ),
     security(("bearer" = []))
 )]

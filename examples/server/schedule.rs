@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{AuthUser, CalendarOwner};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::etag::{IfMatch, etag};
 use crate::extract::{ApiJson, PathId};
 use crate::state::AppState;
@@ -46,14 +46,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 200, description = "The slots added and removed, the reservations that kept theirs, and the schedule stored",
             body = ScheduleAppliedBody,
             headers(("ETag" = String, description = "The calendar's version after the write"))),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 412, response = crate::error::Problem),
-        (status = 413, response = crate::error::Problem),
-        (status = 415, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
+        (status = 412, response = Problem),
+        (status = 413, response = Problem),
+        (status = 415, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -87,11 +83,7 @@ async fn put_schedule(
     responses(
         (status = 200, description = "The schedule, and how far its slots reach", body = StoredScheduleBody,
             headers(("ETag" = String, description = "The provider's calendar version, for If-Match on writes"))),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 404, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 404, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -123,12 +115,8 @@ async fn get_schedule(
     ),
     responses(
         (status = 204, description = "The schedule is forgotten; its slots stay"),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 404, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
     ),
     security(("bearer" = []))
 )]

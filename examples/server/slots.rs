@@ -38,10 +38,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 200, description = "One page of slots; with `tz`, each also read in that zone", body = SlotListingPage,
             headers(("ETag" = String, description = "The provider's calendar version, for If-Match on availability writes"))),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
     ),
     security(("bearer" = []))
 )]

@@ -29,7 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{AuthProvider, CalendarOwner};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::ics;
 use crate::state::AppState;
 use reader::{FeedReader, TokenPath};
@@ -114,11 +114,7 @@ pub struct FeedTokenList {
     params(("providerId" = String, Path, description = "The provider: must be the caller")),
     responses(
         (status = 201, description = "The token, with its secret (shown only now)", body = IssuedFeedToken),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -150,11 +146,7 @@ async fn issue_feed_token(
     params(("providerId" = String, Path, description = "The provider: must be the caller")),
     responses(
         (status = 200, description = "The tokens", body = FeedTokenList),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -183,12 +175,8 @@ async fn list_feed_tokens(
     ),
     responses(
         (status = 200, description = "The revoked token", body = FeedTokenBody),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 404, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
     ),
     security(("bearer" = []))
 )]
@@ -239,11 +227,7 @@ async fn revoke_feed_token(
         (status = 200, description = "The bookings, as an RFC 5545 calendar", body = String,
             content_type = "text/calendar",
             example = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//scheduler-rs//scheduler server//EN\r\nCALSCALE:GREGORIAN\r\nMETHOD:PUBLISH\r\nNAME:Bookings of dr-grey\r\nX-WR-CALNAME:Bookings of dr-grey\r\nREFRESH-INTERVAL;VALUE=DURATION:PT900S\r\nX-PUBLISHED-TTL:PT900S\r\nBEGIN:VEVENT\r\nDTEND:20300306T091500Z\r\nDTSTAMP:20300304T080000Z\r\nDTSTART:20300306T090000Z\r\nSEQUENCE:0\r\nSTATUS:CONFIRMED\r\nSUMMARY:Appointment with alice\r\nUID:AZJxTgXWcc2VZpXyAm5bsw@scheduler-rs\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"),
-        (status = 400, response = crate::error::Problem),
-        (status = 401, response = crate::error::Problem),
-        (status = 403, response = crate::error::Problem),
-        (status = 429, response = crate::error::Problem),
-        (status = 503, response = crate::error::Problem),
+        (status = 403, response = Problem),
     ),
     security(("bearer" = []), ("feedToken" = []))
 )]
