@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
-use scheduler_core::Precondition;
-use scheduler_core::ProviderId;
+use scheduler_core::local_time::json::ScheduleJson;
+use scheduler_core::{Precondition, ProviderId, WeeklySchedule};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -15,7 +15,7 @@ use crate::error::{ApiError, Problem};
 use crate::etag::{IfMatch, etag};
 use crate::extract::{ApiJson, PathId};
 use crate::state::AppState;
-use crate::wire::{Object, ScheduleAppliedBody, ScheduleBody, StoredScheduleBody};
+use crate::wire::{Object, ScheduleAppliedBody, ScheduleDoc, StoredScheduleBody};
 
 /// The schedule routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -41,7 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         ("providerId" = String, Path, description = "The provider: must be the caller"),
         ("If-Match" = Option<String>, Header, description = "The calendar's ETag, quotes included (`\"3\"`), or `*`"),
     ),
-    request_body = ScheduleBody,
+    request_body = ScheduleDoc,
     responses(
         (status = 200, description = "The slots added and removed, the reservations that kept theirs, and the schedule stored",
             body = ScheduleAppliedBody,
@@ -57,9 +57,9 @@ async fn put_schedule(
     State(state): State<AppState>,
     CalendarOwner(provider): CalendarOwner,
     IfMatch(expected): IfMatch,
-    ApiJson(Object(body)): ApiJson<Object<ScheduleBody>>,
+    ApiJson(Object(body)): ApiJson<Object<ScheduleJson>>,
 ) -> Result<([(HeaderName, HeaderValue); 1], Json<ScheduleAppliedBody>), ApiError> {
-    let schedule = body.to_schedule()?;
+    let schedule = WeeklySchedule::try_from(body)?;
     let scheduler = &state.scheduler;
     let applied = scheduler
         .set_schedule(&provider, &schedule, Precondition::from(expected))

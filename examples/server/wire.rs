@@ -15,12 +15,11 @@ use crate::error::ApiError;
 
 mod instant;
 mod local;
-mod object;
 mod schedule;
 
 pub use local::{LocalSlotPage, SlotListingPage};
-pub use object::Object;
-pub use schedule::{ScheduleAppliedBody, ScheduleBody, StoredScheduleBody};
+pub use schedule::{ScheduleAppliedBody, ScheduleDoc, StoredScheduleBody};
+pub use scheduler_core::local_time::json::Object;
 
 /// A reservable slot of one provider: `[start, end)`.
 #[derive(Debug, Serialize, ToSchema)]

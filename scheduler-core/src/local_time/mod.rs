@@ -58,8 +58,8 @@
 //! ```
 
 mod expand;
+pub mod json;
 mod local;
-mod object;
 mod weekly;
 
 pub use chrono_tz::Tz;

@@ -1,4 +1,5 @@
-//! The weekly schedule: its JSON shape, its builder and the rules every schedule obeys.
+//! The weekly schedule: its builder, the rules every schedule obeys, and
+//! its conversions from and to the JSON shape (`json`).
 
 use std::collections::BTreeMap;
 
@@ -6,12 +7,9 @@ use chrono::{Datelike, NaiveDate, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::json::{ExceptionJson, Object, RangeJson, ScheduleJson, WeekJson};
 use super::local::{LocalRange, LocalTime};
-use super::object::{Object, object, objects};
 use crate::error::{Error, Result};
-
-/// The JSON keys of the weekdays, Monday first.
-const DAY_KEYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 /// A provider's opening hours in wall-clock time: an IANA time zone, ranges per
 /// weekday, and dates whose ranges differ (or that are closed).
@@ -162,114 +160,6 @@ fn range_json<'a>(ranges: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<R
         .collect()
 }
 
-/// The wire form: plain strings, checked by the conversion into [`WeeklySchedule`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ScheduleJson {
-    time_zone: String,
-    #[serde(deserialize_with = "object")]
-    weekly: WeekJson,
-    #[serde(default, deserialize_with = "objects")]
-    exceptions: Vec<ExceptionJson>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WeekJson {
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "objects"
-    )]
-    mon: Vec<RangeJson>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "objects"
-    )]
-    tue: Vec<RangeJson>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "objects"
-    )]
-    wed: Vec<RangeJson>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "objects"
-    )]
-    thu: Vec<RangeJson>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "objects"
-    )]
-    fri: Vec<RangeJson>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "objects"
-    )]
-    sat: Vec<RangeJson>,
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "objects"
-    )]
-    sun: Vec<RangeJson>,
-}
-
-impl WeekJson {
-    fn day_mut(&mut self, day: Weekday) -> &mut Vec<RangeJson> {
-        match day {
-            Weekday::Mon => &mut self.mon,
-            Weekday::Tue => &mut self.tue,
-            Weekday::Wed => &mut self.wed,
-            Weekday::Thu => &mut self.thu,
-            Weekday::Fri => &mut self.fri,
-            Weekday::Sat => &mut self.sat,
-            Weekday::Sun => &mut self.sun,
-        }
-    }
-
-    /// The days Monday first, in the order of [`DAY_KEYS`].
-    fn into_days(self) -> [Vec<RangeJson>; 7] {
-        [
-            self.mon, self.tue, self.wed, self.thu, self.fri, self.sat, self.sun,
-        ]
-    }
-
-    fn from_days(days: [Vec<RangeJson>; 7]) -> Self {
-        let [mon, tue, wed, thu, fri, sat, sun] = days;
-        Self {
-            mon,
-            tue,
-            wed,
-            thu,
-            fri,
-            sat,
-            sun,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RangeJson {
-    start: String,
-    end: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExceptionJson {
-    date: String,
-    /// Left out or empty: the date is closed.
-    #[serde(default, deserialize_with = "objects")]
-    ranges: Vec<RangeJson>,
-}
-
 fn invalid(field: impl Into<String>, rule: impl Into<String>) -> Error {
     Error::InvalidSchedule {
         field: field.into(),
@@ -299,7 +189,7 @@ impl TryFrom<ScheduleJson> for WeeklySchedule {
             )
         })?;
         let mut weekly: [Vec<LocalRange>; 7] = Default::default();
-        for ((key, ranges), out) in DAY_KEYS
+        for ((key, ranges), out) in super::json::DAY_KEYS
             .iter()
             .zip(json.weekly.into_days())
             .zip(&mut weekly)
@@ -453,7 +343,7 @@ mod tests {
             ),
         ] {
             let err = read(bad).expect_err(place);
-            assert!(err.contains("expected an object"), "{place}: {err}");
+            assert!(err.contains("expected a JSON object"), "{place}: {err}");
         }
         // The same shapes as objects are read.
         let good = json!({"timeZone": "UTC", "weekly": {"mon": [range.clone()]},
@@ -601,5 +491,45 @@ mod tests {
                 .unwrap_err()
                 .contains("weekly")
         );
+    }
+
+    /// The conversion from the JSON reports the first fault in the order of
+    /// the document: the zone, the weekdays, then each exception in turn.
+    #[test]
+    fn faults_are_found_in_the_order_of_the_document() {
+        let fault = |value: serde_json::Value| -> (String, String) {
+            let json: ScheduleJson = serde_json::from_value(value).expect("well-typed JSON");
+            match WeeklySchedule::try_from(json) {
+                Err(Error::InvalidSchedule { field, rule }) => (field, rule),
+                other => panic!("expected an invalid schedule, got {other:?}"),
+            }
+        };
+        // A bad zone is reported before a bad date later in the body.
+        let (field, _) = fault(json!({
+            "timeZone": "Mars/Olympus_Mons", "weekly": {},
+            "exceptions": [{"date": "2027-1-5"}]
+        }));
+        assert_eq!(field, "timeZone");
+        // A repeated date before a malformed one is reported first.
+        let (field, rule) = fault(json!({
+            "timeZone": "UTC", "weekly": {},
+            "exceptions": [{"date": "2027-01-05"}, {"date": "2027-01-05"}, {"date": "x"}]
+        }));
+        assert_eq!(field, "exceptions[1].date");
+        assert_eq!(rule, "repeats 2027-01-05, already given by exceptions[0]");
+        // A malformed date before a bad range is reported first.
+        let (field, rule) = fault(json!({
+            "timeZone": "UTC", "weekly": {},
+            "exceptions": [
+                {"date": "2027-02-30"},
+                {"date": "2027-03-01", "ranges": [{"start": "10:00", "end": "09:00"}]}
+            ]
+        }));
+        assert_eq!(field, "exceptions[0].date");
+        assert_eq!(rule, "must be a date as YYYY-MM-DD, got \"2027-02-30\"");
+        let (field, _) = fault(json!({
+            "timeZone": "UTC", "weekly": {"fri": [{"start": "09:00", "end": "24:01"}]}
+        }));
+        assert_eq!(field, "weekly.fri[0].end");
     }
 }
