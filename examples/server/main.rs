@@ -38,7 +38,6 @@ use tokio::net::TcpListener;
 
 use crate::auth::JwtKeys;
 use crate::config::{Cli, Command, Settings};
-use crate::limits::RateLimit;
 use crate::shutdown::Shutdown;
 use crate::state::AppState;
 
@@ -77,28 +76,22 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn Error>> {
     if secret.len() < 32 {
         tracing::warn!("the JWT secret is shorter than 32 bytes: HS256 wants at least 256 bits");
     }
-    let keys = Arc::new(JwtKeys::new(secret.as_bytes()));
 
     tracing::info!(database = %settings.database.describe(), "opening storage");
     let (store, feed_tokens) = store::open(&settings.database)
         .await
         .map_err(|err| format!("cannot open {}: {err}", settings.database.describe()))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let scheduler = Arc::new(Scheduler::new(store, clock, settings.policy.clone()));
-    let demo_slot = match settings.demo {
-        true => demo::seed(&scheduler).await?,
-        false => None,
-    };
-
-    let rate_limit = settings
-        .rate_limit
-        .map(|per_second| Arc::new(RateLimit::per_second(per_second)));
-    let state = AppState {
-        scheduler: Arc::clone(&scheduler),
+    let state = AppState::new(
+        Scheduler::new(store, clock, settings.policy.clone()),
         feed_tokens,
-        keys: Arc::clone(&keys),
-        rate_limit: rate_limit.clone(),
-        limits: settings.limits,
+        secret.as_bytes(),
+        settings.rate_limit,
+        settings.limits,
+    );
+    let demo_slot = match settings.demo {
+        true => demo::seed(&state.scheduler).await?,
+        false => None,
     };
 
     let listener = TcpListener::bind(settings.bind)
@@ -108,20 +101,25 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn Error>> {
     // The one line scripts and tests wait for; with port 0 it has the real port.
     println!("listening on http://{addr}");
     if settings.demo {
-        println!("{}", demo::instructions(addr, &keys, demo_slot.as_ref()));
+        println!(
+            "{}",
+            demo::instructions(addr, &state.keys, demo_slot.as_ref())
+        );
     }
 
     let shutdown = Shutdown::on_signals();
     let sweeper = spawn_sweeper(
-        scheduler,
+        Arc::clone(&state.scheduler),
         SweeperConfig {
             interval: settings.sweep_interval,
             ..SweeperConfig::default()
         },
         shutdown.clone().wait(),
     );
-    let idle_sweep =
-        rate_limit.map(|limit| limits::spawn_idle_sweep(limit, shutdown.clone().wait()));
+    let idle_sweep = state
+        .rate_limit
+        .clone()
+        .map(|limit| limits::spawn_idle_sweep(limit, shutdown.clone().wait()));
 
     axum::serve(listener, app::router(state))
         .with_graceful_shutdown(shutdown.wait())

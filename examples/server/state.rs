@@ -1,6 +1,7 @@
 //! What every handler shares: the scheduler, the feed tokens, the token keys
 //! and the limits.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,29 @@ pub struct AppState {
     pub rate_limit: Option<Arc<RateLimit>>,
     /// Size and time limits of one request.
     pub limits: Limits,
+}
+
+impl AppState {
+    /// The state of a server running `scheduler` beside `feed_tokens`,
+    /// verifying bearer tokens signed with `secret`, limiting each user to
+    /// `rate_limit` requests a second (none when `None`), and each request to
+    /// `limits`. The one place the state is put together: the server and its
+    /// in-process tests alike.
+    pub fn new(
+        scheduler: AppScheduler,
+        feed_tokens: Arc<dyn FeedTokenStore>,
+        secret: &[u8],
+        rate_limit: Option<NonZeroU32>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            scheduler: Arc::new(scheduler),
+            feed_tokens,
+            keys: Arc::new(JwtKeys::new(secret)),
+            rate_limit: rate_limit.map(|per_second| Arc::new(RateLimit::per_second(per_second))),
+            limits,
+        }
+    }
 }
 
 /// Size and time limits of one request.

@@ -6,25 +6,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
     CalendarStore, ReservationPage, ReservationStore, ScheduleStore, SlotBounds, StoredSchedule,
 };
-use scheduler_core::{
-    ClientId, Clock, ManualClock, Policy, ProviderId, Reservation, Scheduler, Store,
-};
+use scheduler_core::{ClientId, Clock, ManualClock, Policy, ProviderId, Reservation};
 use scheduler_memory::MemoryStore;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
-use super::support::{Reply, SECRET, at, start};
-use crate::app;
+use super::support::{Options, Reply, SECRET, TestApp, at};
 use crate::auth::{JwtKeys, Role};
 use crate::feeds::{FeedToken, FeedTokenStore, MemoryFeedTokens};
-use crate::state::{AppState, Limits};
 
 /// The providers and clients the seeded calendar knows.
 pub const PROVIDERS: [&str; 2] = ["dr-grey", "dr-who"];
@@ -86,30 +80,25 @@ pub struct Harness {
     store: Arc<MemoryStore>,
     feed_tokens: Arc<MemoryFeedTokens>,
     keys: JwtKeys,
-    router: Router,
+    app: TestApp,
 }
 
 impl Harness {
     /// An empty application at [`start`], with the default policy and limits.
     pub fn new() -> Self {
-        let clock = ManualClock::new(start());
         let store = Arc::new(MemoryStore::new());
-        let shared: Arc<dyn Clock> = Arc::new(clock.clone());
-        let boxed: Box<dyn Store> = Box::new(Arc::clone(&store));
         let feed_tokens = Arc::new(MemoryFeedTokens::default());
-        let state = AppState {
-            scheduler: Arc::new(Scheduler::new(boxed, shared, Policy::default())),
+        let app = TestApp::with(Options {
+            store: Box::new(Arc::clone(&store)),
             feed_tokens: feed_tokens.clone(),
-            keys: Arc::new(JwtKeys::new(SECRET)),
-            rate_limit: None,
-            limits: Limits::default(),
-        };
+            ..Options::default()
+        });
         Self {
-            clock,
+            clock: app.clock.clone(),
             store,
             feed_tokens,
             keys: JwtKeys::new(SECRET),
-            router: app::router(state),
+            app,
         }
     }
 
@@ -237,18 +226,7 @@ impl Harness {
 
     /// Sends an already built request.
     pub async fn send_built(&self, request: Request<Body>) -> Reply {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        Reply {
-            status,
-            headers,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        self.app.send(request).await
     }
 
     /// Everything stored, as of the clock's instant.

@@ -17,7 +17,6 @@ use tower::ServiceExt;
 use crate::app;
 use crate::auth::{JwtKeys, Role};
 use crate::feeds::{FeedTokenStore, MemoryFeedTokens};
-use crate::limits::RateLimit;
 use crate::state::{AppState, Limits};
 
 /// The secret every test token is signed with.
@@ -70,16 +69,13 @@ impl TestApp {
         let clock = ManualClock::new(start());
         let shared: Arc<dyn Clock> = Arc::new(clock.clone());
         let scheduler = Scheduler::new(options.store, shared, Policy::default());
-        let state = AppState {
-            scheduler: Arc::new(scheduler),
-            feed_tokens: options.feed_tokens,
-            keys: Arc::new(JwtKeys::new(SECRET)),
-            rate_limit: options
-                .rate_limit
-                .and_then(NonZeroU32::new)
-                .map(|n| Arc::new(RateLimit::per_second(n))),
-            limits: options.limits,
-        };
+        let state = AppState::new(
+            scheduler,
+            options.feed_tokens,
+            SECRET,
+            options.rate_limit.and_then(NonZeroU32::new),
+            options.limits,
+        );
         Self {
             clock,
             keys: JwtKeys::new(SECRET),
@@ -96,6 +92,24 @@ impl TestApp {
     pub fn provider(&self, sub: &str) -> String {
         self.keys
             .mint(Role::Provider, sub, Duration::from_secs(3600))
+    }
+
+    /// Sends `request` through the whole router, as the server would.
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            body,
+        }
     }
 
     pub fn call(&self, method: Method, uri: &str) -> Call<'_> {
@@ -186,20 +200,7 @@ impl Call<'_> {
 
     pub async fn send(self) -> Reply {
         let request = self.request.body(self.body).unwrap();
-        let response = self.app.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            text,
-            body,
-        }
+        self.app.send(request).await
     }
 }
 
