@@ -88,11 +88,9 @@ macro_rules! schedule_writes {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::row::storage)?;
-            let version = if before.as_deref() == Some(json) {
-                current
-            } else {
-                super::read_version(&mut tx, $crate::versions::BUMP, provider).await?
-            };
+            let version =
+                super::version_after(&mut tx, provider, current, before.as_deref() != Some(json))
+                    .await?;
             tx.commit().await.map_err($crate::row::storage)?;
             Ok(scheduler_core::store::CalendarWrite::Applied {
                 outcome: (),

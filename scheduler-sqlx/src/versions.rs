@@ -21,9 +21,10 @@ pub(crate) const BUMP: &str =
 /// The version, no row before the calendar's first write.
 pub(crate) const CURRENT: &str = "SELECT version FROM calendars WHERE provider_id = $1";
 
-/// Defines `read_version(conn, statement, provider)` for the connection
-/// type `$conn`: runs one of the statements above for `provider`, 0 when it
-/// returns no row, as [`CURRENT`] does for a calendar never written. A
+/// Defines, for the connection type `$conn`, `read_version(conn, statement,
+/// provider)`, which runs one of the statements above for `provider` (0 when
+/// it returns no row, as [`CURRENT`] does for a calendar never written), and
+/// `version_after`, which bumps the version when a write changed the calendar. A
 /// macro, not a generic function: a future generic over the database's
 /// executor cannot be shown `Send` for every lifetime, as the store traits
 /// need.
@@ -41,6 +42,22 @@ macro_rules! version_reads {
                 .await
                 .map_err($crate::row::storage)?;
             $crate::row::version(stored.unwrap_or(0))
+        }
+
+        /// The calendar's version after a write in the transaction on
+        /// `conn` that found it at `current`: bumped if the write `changed`
+        /// the calendar, else as it was.
+        async fn version_after(
+            conn: &mut $conn,
+            provider: &scheduler_core::ProviderId,
+            current: u64,
+            changed: bool,
+        ) -> scheduler_core::Result<u64> {
+            if changed {
+                read_version(conn, $crate::versions::BUMP, provider).await
+            } else {
+                Ok(current)
+            }
         }
     };
 }

@@ -203,11 +203,7 @@ async fn add_on(
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
-    let version = if added.is_empty() {
-        current
-    } else {
-        super::read_version(&mut tx, versions::BUMP, provider).await?
-    };
+    let version = super::version_after(&mut tx, provider, current, !added.is_empty()).await?;
     tx.commit().await.map_err(storage)?;
     // RETURNING follows no order.
     added.sort_unstable();
@@ -259,11 +255,7 @@ async fn withdraw_on(
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
-    let version = if removed.is_empty() {
-        current
-    } else {
-        super::read_version(&mut tx, versions::BUMP, provider).await?
-    };
+    let version = super::version_after(&mut tx, provider, current, !removed.is_empty()).await?;
     tx.commit().await.map_err(storage)?;
     removed.sort_unstable();
     let outcome = StoreWithdrawal {

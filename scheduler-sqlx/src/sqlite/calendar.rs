@@ -45,11 +45,7 @@ impl CalendarStore for SqliteStore {
             insert.push(" ON CONFLICT DO NOTHING RETURNING start_s");
             added.extend(insert.build().fetch_all(&mut *tx).await.map_err(storage)?);
         }
-        let version = if added.is_empty() {
-            current
-        } else {
-            super::read_version(&mut tx, versions::BUMP, provider).await?
-        };
+        let version = super::version_after(&mut tx, provider, current, !added.is_empty()).await?;
         tx.commit().await.map_err(storage)?;
         Ok(CalendarWrite::Applied {
             outcome: starts::of_rows(&added)?,
@@ -91,11 +87,7 @@ impl CalendarStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(storage)?;
-        let version = if removed.is_empty() {
-            current
-        } else {
-            super::read_version(&mut tx, versions::BUMP, provider).await?
-        };
+        let version = super::version_after(&mut tx, provider, current, !removed.is_empty()).await?;
         tx.commit().await.map_err(storage)?;
         let outcome = StoreWithdrawal {
             removed: starts::of_rows(&removed)?,
