@@ -19,6 +19,21 @@
 //! processes can share one database. Each provider's calendar carries a
 //! version (table `calendars`) that availability writes compare and bump, for
 //! `If-Match` on those writes.
+//!
+//! # Layout
+//!
+//! Both databases have the same module map: `calendar`, `reservations` and
+//! `schedules` each implement the store trait of that name beside its
+//! statements (`reservations/hold` and `reservations/lifecycle` hold the
+//! hold and the moves after it). What is the same on both is written once at
+//! the crate's root, as `concat!` literals with `$n` parameters (SQLite reads
+//! them as PostgreSQL does): `versions` (calendar versions), `schedules`
+//! (the schedule statements and steps), `reservations` (reads by id and key)
+//! and `row` (the reservation row and the conversions of stored values).
+//! What only one database has stays with it: PostgreSQL's connection cache
+//! (`postgres/conns`), SQLite's pools (`sqlite/connect`), group commit
+//! (`sqlite/reservations/group_commit`) and slot starts read from
+//! `group_concat` (`sqlite/starts`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
