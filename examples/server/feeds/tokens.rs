@@ -95,7 +95,11 @@ pub async fn issue(
             return Ok((token, secret));
         }
     }
-    Err(internal("the random source repeated itself"))
+    Err(Error::InvalidId {
+        field: "tokenId",
+        rule: "is already used by another feed token",
+    }
+    .into())
 }
 
 /// Revokes `provider`'s token `id` at `now`; revoking it again changes
@@ -168,8 +172,9 @@ fn random_hex<const N: usize>() -> Result<String, ApiError> {
     Ok(hex(&bytes))
 }
 
+/// 500: the operating system's random source failed.
 fn internal(cause: &str) -> ApiError {
-    tracing::error!(error = cause, "issuing a feed token failed");
+    tracing::error!(error = cause, "the random source failed");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal",
