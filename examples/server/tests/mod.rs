@@ -18,4 +18,5 @@ mod matrix_regressions;
 mod reservations;
 mod schedule;
 mod slots;
+mod statuses;
 mod support;
