@@ -27,7 +27,7 @@ mod telemetry;
 mod wire;
 
 #[cfg(test)]
-mod tests;
+mod router_tests;
 
 use std::error::Error;
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! End-to-end status tests of the `server` example: only what needs the real
 //! binary over a real socket. Every other route and error status is asserted
-//! in process by the router tests (examples/server/tests).
+//! in process by the router tests (examples/server/router_tests).
 //!
 //! Three things stay here: the binary's flags take effect in the running
 //! server (`--hold-ttl`, `--min-lead`, `--rate-limit`); a body past the limit

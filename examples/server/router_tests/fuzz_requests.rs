@@ -25,10 +25,10 @@ use super::matrix_harness::{Harness, Raw, Seed, forged_slot_id};
 use super::support::{Reply, SECRET};
 use crate::auth::{JwtKeys, Role};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/server/tests/corpus");
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/server/router_tests/corpus");
 const REGRESSIONS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/server/tests/fuzz_requests.proptest-regressions"
+    "/server/router_tests/fuzz_requests.proptest-regressions"
 );
 
 /// A request of the corpus, with `{placeholders}` for the seeded ids and tokens.
