@@ -125,35 +125,65 @@ where
     }
 }
 
-/// `?from=&to=`: the range of slot starts to act on; all time when left out.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RangeParams {
-    /// Start (inclusive), RFC 3339 with any offset (encode `+` as `%2B`). Default: the earliest instant.
-    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-06T00:00:00Z")]
-    from: Option<String>,
-    /// End (exclusive), RFC 3339 with any offset. Default: the latest instant.
-    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-07T00:00:00Z")]
-    to: Option<String>,
+/// Declares a query-parameter struct that begins with `from` and `to`, said
+/// once here, followed by the fields given. Each struct stays its own type
+/// with `deny_unknown_fields`, so a parameter one route does not take (`tz`
+/// on a reservation listing) is refused by name, as serde cannot do through
+/// `#[serde(flatten)]`.
+macro_rules! range_query {
+    ($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Deserialize, IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            /// Start (inclusive), RFC 3339 with any offset (encode `+` as `%2B`). Default: the earliest instant.
+            #[param(value_type = Option<String>, format = DateTime, example = "2030-03-06T00:00:00Z")]
+            from: Option<String>,
+            /// End (exclusive), RFC 3339 with any offset. Default: the latest instant.
+            #[param(value_type = Option<String>, format = DateTime, example = "2030-03-07T00:00:00Z")]
+            to: Option<String>,
+            $($fields)*
+        }
+    };
 }
 
-/// `?from=&to=&limit=&cursor=`: one page of a listing.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Start (inclusive), RFC 3339 with any offset (encode `+` as `%2B`). Default: the earliest instant.
-    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-06T00:00:00Z")]
-    from: Option<String>,
-    /// End (exclusive), RFC 3339 with any offset. Default: the latest instant.
-    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-07T00:00:00Z")]
-    to: Option<String>,
-    /// Page size: 1 to the server's maximum (500 by default); 50 when left out.
-    #[param(value_type = Option<u32>, minimum = 1)]
-    limit: Option<String>,
-    /// The `nextCursor` of the previous page.
-    cursor: Option<String>,
+/// `range_query!` with a page's `limit` and `cursor` after the range.
+macro_rules! page_query {
+    ($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        range_query! {
+            $(#[$meta])*
+            pub struct $name {
+                /// Page size: 1 to the server's maximum (500 by default); 50 when left out.
+                #[param(value_type = Option<u32>, minimum = 1)]
+                limit: Option<String>,
+                /// The `nextCursor` of the previous page.
+                cursor: Option<String>,
+                $($fields)*
+            }
+        }
+    };
+}
+
+range_query! {
+    /// `?from=&to=`: the range of slot starts to act on; all time when left out.
+    pub struct RangeParams {}
+}
+
+page_query! {
+    /// `?from=&to=&limit=&cursor=`: one page of a listing.
+    pub struct ListParams {}
+}
+
+page_query! {
+    /// `?from=&to=&limit=&cursor=&tz=`: one page of a provider's slots, each also
+    /// read in a time zone if one is named.
+    pub struct SlotListParams {
+        /// An IANA time zone name (`Europe/London`): each slot then also carries
+        /// `localStart` and `offset`, its start as read in that zone.
+        #[param(example = "Europe/London")]
+        tz: Option<String>,
+    }
 }
 
 /// The range of a `?from=&to=` query.
@@ -180,29 +210,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Listing {
         let params: ListParams = query(parts, state).await?;
         list_query(params.from, params.to, params.limit, params.cursor).map(Listing)
     }
-}
-
-/// `?from=&to=&limit=&cursor=&tz=`: one page of a provider's slots, each also
-/// read in a time zone if one is named.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SlotListParams {
-    /// Start (inclusive), RFC 3339 with any offset (encode `+` as `%2B`). Default: the earliest instant.
-    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-06T00:00:00Z")]
-    from: Option<String>,
-    /// End (exclusive), RFC 3339 with any offset. Default: the latest instant.
-    #[param(value_type = Option<String>, format = DateTime, example = "2030-03-07T00:00:00Z")]
-    to: Option<String>,
-    /// Page size: 1 to the server's maximum (500 by default); 50 when left out.
-    #[param(value_type = Option<u32>, minimum = 1)]
-    limit: Option<String>,
-    /// The `nextCursor` of the previous page.
-    cursor: Option<String>,
-    /// An IANA time zone name (`Europe/London`): each slot then also carries
-    /// `localStart` and `offset`, its start as read in that zone.
-    #[param(example = "Europe/London")]
-    tz: Option<String>,
 }
 
 /// The slot listing request of a `?from=&to=&limit=&cursor=&tz=` query.
