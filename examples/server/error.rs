@@ -136,6 +136,10 @@ impl From<Error> for ApiError {
             Error::Cancelled { .. } => (S::CONFLICT, "Reservation cancelled"),
             Error::HoldExpired { .. } => (S::GONE, "Hold expired"),
             Error::CalendarChanged { .. } => (S::PRECONDITION_FAILED, "Calendar changed"),
+            Error::InvalidService { .. } => (S::BAD_REQUEST, "Invalid service"),
+            Error::ServiceNotFound { .. } => (S::NOT_FOUND, "Service not found"),
+            Error::ServiceMismatch { .. } => (S::UNPROCESSABLE_ENTITY, "Service mismatch"),
+            Error::TooFarAhead { .. } => (S::UNPROCESSABLE_ENTITY, "Too far ahead"),
             Error::Storage(_) => return storage_failure(&err),
             // A policy error is the server's own configuration, and any variant
             // added to core later is unknown here: neither is the client's fault.
@@ -148,9 +152,24 @@ impl From<Error> for ApiError {
             | Error::BeyondHorizon { index, .. }
             | Error::EmptyWindow { index, .. } => Some(format!("windows[{index}]")),
             Error::InvalidRange { .. } => Some("to".to_owned()),
-            Error::SlotNotFound { .. } | Error::SlotUnavailable { .. } | Error::LeadTime { .. } => {
-                Some("slotId".to_owned())
-            }
+            Error::SlotNotFound { .. }
+            | Error::SlotUnavailable { .. }
+            | Error::LeadTime { .. }
+            | Error::TooFarAhead { .. }
+            | Error::ServiceMismatch { .. } => Some("slotId".to_owned()),
+            Error::ServiceNotFound { .. } => Some("serviceId".to_owned()),
+            // The body spells lengths in minutes (days for the horizon).
+            Error::InvalidService { field, .. } => Some(
+                match *field {
+                    "duration" => "durationMinutes",
+                    "bufferBefore" => "bufferBeforeMinutes",
+                    "bufferAfter" => "bufferAfterMinutes",
+                    "minNotice" => "minNoticeMinutes",
+                    "maxAdvance" => "maxAdvanceDays",
+                    other => other,
+                }
+                .to_owned(),
+            ),
             Error::ReservationNotFound { .. } => Some("reservationId".to_owned()),
             Error::IdempotencyConflict { .. } => Some("idempotencyKey".to_owned()),
             Error::InvalidLimit { .. } => Some("limit".to_owned()),

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 
-use crate::ids::{ProviderId, ReservationId, SlotId};
+use crate::ids::{ProviderId, ReservationId, ServiceId, SlotId};
 
 /// The error type of every fallible operation in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -194,6 +194,54 @@ pub enum Error {
         /// The rule it broke.
         rule: String,
     },
+    /// A service broke one of its rules.
+    #[error("invalid service: {field} {rule}")]
+    InvalidService {
+        /// The field at fault: `name`, `duration`, `bufferBefore`,
+        /// `bufferAfter`, `minNotice` or `maxAdvance`.
+        field: &'static str,
+        /// The rule it broke, with the value given.
+        rule: String,
+    },
+    /// The provider has no service with this id.
+    #[error("provider {provider} has no service {service}")]
+    ServiceNotFound {
+        /// Whose services were searched.
+        provider: ProviderId,
+        /// The service asked for.
+        service: ServiceId,
+    },
+    /// A slot id of one kind used where another is needed: a start of another
+    /// service, or a plain slot to move a service booking (and back).
+    #[error(
+        "slot {slot} books {}, but reservation {reservation} is for {}",
+        service_name(.slot_service), service_name(.reservation_service)
+    )]
+    ServiceMismatch {
+        /// The slot id given.
+        slot: SlotId,
+        /// The service it books, if any.
+        slot_service: Option<ServiceId>,
+        /// The reservation to move.
+        reservation: ReservationId,
+        /// The service the reservation is for, if any.
+        reservation_service: Option<ServiceId>,
+    },
+    /// A service's start later than the service lets anyone book ahead.
+    #[error(
+        "slot {slot} starts at {}, more than the {} a booking may be made ahead of now ({})",
+        at(.start), span(.max_advance), at(.now)
+    )]
+    TooFarAhead {
+        /// The slot asked for.
+        slot: SlotId,
+        /// The slot's start.
+        start: DateTime<Utc>,
+        /// The instant of the request.
+        now: DateTime<Utc>,
+        /// How far ahead a start may be.
+        max_advance: TimeDelta,
+    },
     /// The storage backend failed; the source says how.
     #[error("storage failure: {0}")]
     Storage(#[source] BoxError),
@@ -228,6 +276,10 @@ impl Error {
             Error::Cancelled { .. } => "cancelled",
             Error::CalendarChanged { .. } => "calendar_changed",
             Error::InvalidSchedule { .. } => "invalid_schedule",
+            Error::InvalidService { .. } => "invalid_service",
+            Error::ServiceNotFound { .. } => "service_not_found",
+            Error::ServiceMismatch { .. } => "service_mismatch",
+            Error::TooFarAhead { .. } => "too_far_ahead",
             Error::Storage(_) => "storage",
         }
     }
@@ -243,8 +295,16 @@ fn at(instant: &DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// What a slot id or reservation books, in words.
+fn service_name(service: &Option<ServiceId>) -> String {
+    match service {
+        Some(service) => format!("service {service}"),
+        None => "a plain slot".to_owned(),
+    }
+}
+
 /// A duration in whole units, largest first: `24h`, `1h30m`, `31d1s`, `1.5s`.
-fn span(delta: &TimeDelta) -> String {
+pub(crate) fn span(delta: &TimeDelta) -> String {
     let sign = if *delta < TimeDelta::zero() { "-" } else { "" };
     let delta = delta.abs();
     if delta.subsec_nanos() != 0 {

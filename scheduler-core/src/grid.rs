@@ -228,6 +228,11 @@ pub struct SlotSpan {
 }
 
 impl SlotSpan {
+    /// `count` consecutive slots from `first`.
+    pub(crate) fn run(first: SlotStart, count: usize, grid: Grid) -> Self {
+        Self { first, count, grid }
+    }
+
     /// The first slot start.
     pub fn first(&self) -> SlotStart {
         self.first
@@ -238,7 +243,8 @@ impl SlotSpan {
         self.count
     }
 
-    /// Always false: normalization refuses a window without a whole slot.
+    /// Whether the span holds no slot: never for a normalized window, which
+    /// must hold a whole slot; a service without buffers has empty buffers.
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

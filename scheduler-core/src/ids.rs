@@ -113,6 +113,19 @@ user_id!(
     "clientId"
 );
 
+user_id!(
+    /// A service's id, unique among its provider's services: what kind of
+    /// appointment a booking is (`intake`, `follow-up`).
+    ///
+    /// ```
+    /// use scheduler_core::ServiceId;
+    /// assert_eq!(ServiceId::new("intake").unwrap().as_str(), "intake");
+    /// assert_eq!(ServiceId::new("").unwrap_err().to_string(), "invalid serviceId: must be 1-128 characters of ASCII letters, digits and -_.@:");
+    /// ```
+    ServiceId,
+    "serviceId"
+);
+
 /// A client-chosen key that makes a reserve request safe to retry.
 ///
 /// 1-255 visible ASCII characters. Keys are scoped to the client that sends
@@ -166,24 +179,33 @@ impl From<IdempotencyKey> for String {
     }
 }
 
-/// The opaque, URL-safe and stable id of one provider's slot.
+/// The opaque, URL-safe and stable id of one provider's slot, or of one
+/// start of one of the provider's services.
 ///
-/// It names a provider and a start instant; whether such a slot exists is for
-/// the scheduler to say. Clients receive it from listings and pass it back.
+/// It names a provider, a start instant and, for a service's start, the
+/// service; whether such a slot exists is for the scheduler to say. Clients
+/// receive it from listings and pass it back.
 ///
 /// ```
-/// use scheduler_core::{ProviderId, SlotId};
+/// use scheduler_core::{ProviderId, ServiceId, SlotId};
 /// use chrono::{TimeZone, Utc};
 ///
 /// let id = SlotId::new(ProviderId::new("p1").unwrap(), Utc.with_ymd_and_hms(2030, 1, 1, 9, 0, 0).unwrap());
 /// let text = id.to_string();
 /// assert!(text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
 /// assert_eq!(text.parse::<SlotId>().unwrap(), id);
+/// assert_eq!(id.service(), None);
+///
+/// let intake = id.clone().for_service(ServiceId::new("intake").unwrap());
+/// assert_eq!(intake.to_string().parse::<SlotId>().unwrap(), intake);
+/// assert_ne!(intake.to_string(), text);
+/// assert_eq!(intake.service().unwrap().as_str(), "intake");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SlotId {
     provider: ProviderId,
     start: DateTime<Utc>,
+    service: Option<ServiceId>,
 }
 
 impl SlotId {
@@ -196,7 +218,22 @@ impl SlotId {
         } else {
             DateTime::from_timestamp(start.timestamp(), 0).unwrap_or(start)
         };
-        Self { provider, start }
+        Self {
+            provider,
+            start,
+            service: None,
+        }
+    }
+
+    /// The id of `service`'s start at this id's instant.
+    pub fn for_service(mut self, service: ServiceId) -> Self {
+        self.service = Some(service);
+        self
+    }
+
+    /// The service this id books, or `None` for a plain one-slot booking.
+    pub fn service(&self) -> Option<&ServiceId> {
+        self.service.as_ref()
     }
 
     /// The provider the slot belongs to.
@@ -223,12 +260,25 @@ impl FromStr for SlotId {
         if bytes.len() < 9 {
             return Err(invalid());
         }
-        let (secs, provider) = bytes.split_at(8);
+        let (secs, rest) = bytes.split_at(8);
         let secs = i64::from_be_bytes(secs.try_into().map_err(|_| invalid())?);
         let start = DateTime::from_timestamp(secs, 0).ok_or_else(invalid)?;
-        let provider = std::str::from_utf8(provider).map_err(|_| invalid())?;
-        let provider = ProviderId::new(provider).map_err(|_| invalid())?;
-        Ok(Self { provider, start })
+        // A NUL, which no user id holds, separates a service from the provider.
+        let (provider, service) = match rest.iter().position(|&b| b == 0) {
+            Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+            None => (rest, None),
+        };
+        let text = |bytes| std::str::from_utf8(bytes).map_err(|_| invalid());
+        let provider = ProviderId::new(text(provider)?).map_err(|_| invalid())?;
+        let service = match service {
+            Some(service) => Some(ServiceId::new(text(service)?).map_err(|_| invalid())?),
+            None => None,
+        };
+        Ok(Self {
+            provider,
+            start,
+            service,
+        })
     }
 }
 
@@ -237,11 +287,19 @@ impl fmt::Display for SlotId {
         // Every listed slot is shown through here: build the bytes on the
         // stack (a provider id is at most MAX_USER_ID_LEN bytes) and encode
         // straight into the formatter, allocating nothing.
-        let provider = self.provider.as_str().as_bytes();
-        let mut bytes = [0u8; 8 + MAX_USER_ID_LEN];
+        let mut bytes = [0u8; 8 + MAX_USER_ID_LEN + 1 + MAX_USER_ID_LEN];
         bytes[..8].copy_from_slice(&self.start.timestamp().to_be_bytes());
-        let len = 8 + provider.len().min(MAX_USER_ID_LEN);
-        bytes[8..len].copy_from_slice(&provider[..len - 8]);
+        let mut len = 8;
+        let mut push = |part: &[u8]| {
+            let part = &part[..part.len().min(MAX_USER_ID_LEN + 1)];
+            bytes[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        };
+        push(self.provider.as_str().as_bytes());
+        if let Some(service) = &self.service {
+            push(&[0]);
+            push(service.as_str().as_bytes());
+        }
         codec::encode_to(&bytes[..len], f)
     }
 }

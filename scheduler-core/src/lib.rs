@@ -49,6 +49,7 @@ pub mod local_time;
 mod model;
 mod policy;
 mod scheduler;
+mod service;
 pub mod store;
 #[cfg(feature = "tokio")]
 mod sweeper;
@@ -58,7 +59,9 @@ pub mod testkit;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{BoxError, Error, Result};
 pub use grid::{Grid, SlotSpan, SlotStart, TimeRange, Window, normalize};
-pub use ids::{ClientId, IdempotencyKey, MAX_USER_ID_LEN, ProviderId, ReservationId, SlotId};
+pub use ids::{
+    ClientId, IdempotencyKey, MAX_USER_ID_LEN, ProviderId, ReservationId, ServiceId, SlotId,
+};
 #[cfg(feature = "tz")]
 pub use local_time::{LocalRange, LocalTime, Tz, WeeklySchedule, WeeklyScheduleBuilder};
 pub use model::{Actor, AddedSlots, Page, Reservation, ReservationStatus, Slot, Withdrawal};
@@ -66,6 +69,7 @@ pub use policy::{Policy, PolicyBuilder};
 #[cfg(feature = "tz")]
 pub use scheduler::{ExtendedSchedules, ProviderSchedule, ScheduleApplied};
 pub use scheduler::{ListQuery, Precondition, Scheduler};
+pub use service::{Claim, MAX_SERVICE_NAME_CHARS, Service};
 pub use store::Store;
 #[cfg(feature = "tokio")]
 pub use sweeper::{SweepReport, SweeperConfig, spawn_sweeper};

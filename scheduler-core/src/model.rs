@@ -3,9 +3,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ClientId, ProviderId, ReservationId, SlotId};
+use crate::ids::{ClientId, ProviderId, ReservationId, ServiceId, SlotId};
 
-/// A reservable slot of one provider: `[start, end)`.
+/// A reservable slot of one provider, `[start, end)`: one grid slot, or a
+/// service's start, when `end` is the appointment's end and the id names
+/// the service ([`SlotId::service`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Slot {
@@ -56,22 +58,32 @@ impl ReservationStatus {
     }
 }
 
-/// A client's claim on a slot.
+/// A client's claim on a slot, or on a service's run of slots.
+///
+/// It keeps its own spans: editing or deleting its service later never
+/// moves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reservation {
     /// The reservation's opaque id.
     pub id: ReservationId,
-    /// The slot reserved.
+    /// The slot reserved: the id it was booked (or last rescheduled) with.
     pub slot_id: SlotId,
     /// The slot's provider.
     pub provider_id: ProviderId,
     /// The client who reserved.
     pub client_id: ClientId,
-    /// Start of the slot.
+    /// The service booked, or `None` for a plain one-slot reservation.
+    pub service_id: Option<ServiceId>,
+    /// Start of the appointment: the time it occupies is `[start, end)`.
     pub start: DateTime<Utc>,
-    /// End of the slot.
+    /// End of the appointment.
     pub end: DateTime<Utc>,
+    /// Start of the time it keeps free of other bookings: `start` less the
+    /// service's buffer before.
+    pub blocked_start: DateTime<Utc>,
+    /// End of the time it keeps free: `end` plus the buffer after.
+    pub blocked_end: DateTime<Utc>,
     /// The status, as of the instant the reservation was read.
     pub status: ReservationStatus,
     /// When the hold was taken.

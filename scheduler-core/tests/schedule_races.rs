@@ -72,15 +72,16 @@ impl Racing {
     }
 }
 
-/// The racing store: its calendar and schedules race, its reservations are
-/// the memory store's own.
-type RacingStore = Composed<Arc<Racing>, Arc<MemoryStore>, Arc<Racing>>;
+/// The racing store: its calendar and schedules race, its reservations and
+/// services are the memory store's own.
+type RacingStore = Composed<Arc<Racing>, Arc<MemoryStore>, Arc<Racing>, Arc<MemoryStore>>;
 
 fn racing_store(racing: Racing) -> RacingStore {
     let racing = Arc::new(racing);
     Composed {
         calendar: racing.clone(),
         reservations: racing.inner.clone(),
+        services: racing.inner.clone(),
         schedules: racing,
     }
 }
@@ -119,6 +120,14 @@ impl CalendarStore for Racing {
         now: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>> {
         self.inner.free_slots(provider, bounds, limit, now).await
+    }
+    async fn slot_starts(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        self.inner.slot_starts(provider, bounds, limit).await
     }
 }
 

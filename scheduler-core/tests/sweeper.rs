@@ -10,12 +10,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use scheduler_core::store::{
-    Composed, HoldOutcome, HoldRequest, ReservationPage, ReservationStore,
+    Composed, HoldOutcome, HoldRequest, RescheduleOutcome, ReservationPage, ReservationStore,
+    SlotBounds,
 };
 use scheduler_core::{
-    ClientId, Error, IdempotencyKey, ListQuery, ManualClock, Policy, Precondition, ProviderId,
-    Reservation, ReservationId, ReservationStatus, Result, Scheduler, SweepReport, SweeperConfig,
-    Window, spawn_sweeper,
+    Claim, ClientId, Error, IdempotencyKey, ListQuery, ManualClock, Policy, Precondition,
+    ProviderId, Reservation, ReservationId, ReservationStatus, Result, Scheduler, SlotId,
+    SweepReport, SweeperConfig, Window, spawn_sweeper,
 };
 use scheduler_memory::MemoryStore;
 use tokio::sync::oneshot;
@@ -34,9 +35,9 @@ struct FlakyReservations {
     sweep_calls: AtomicU64,
 }
 
-/// The memory store with its reservations flaky; its calendar and
-/// schedules as they are.
-type FlakyStore = Composed<Arc<MemoryStore>, FlakyReservations, Arc<MemoryStore>>;
+/// The memory store with its reservations flaky; its calendar, schedules
+/// and services as they are.
+type FlakyStore = Composed<Arc<MemoryStore>, FlakyReservations, Arc<MemoryStore>, Arc<MemoryStore>>;
 
 fn flaky_store() -> FlakyStore {
     let inner = Arc::new(MemoryStore::new());
@@ -46,7 +47,8 @@ fn flaky_store() -> FlakyStore {
             inner: inner.clone(),
             ..FlakyReservations::default()
         },
-        schedules: inner,
+        schedules: inner.clone(),
+        services: inner,
     }
 }
 
@@ -66,6 +68,25 @@ impl ReservationStore for FlakyReservations {
 
     async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
         self.inner.hold(request, now).await
+    }
+
+    async fn reschedule(
+        &self,
+        id: ReservationId,
+        slot: &SlotId,
+        claim: Claim,
+        now: DateTime<Utc>,
+    ) -> Result<RescheduleOutcome> {
+        self.inner.reschedule(id, slot, claim, now).await
+    }
+
+    async fn blocked_cells(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        self.inner.blocked_cells(provider, bounds, now).await
     }
 
     async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {

@@ -34,6 +34,7 @@
 mod calendar;
 mod reservations;
 mod schedules;
+mod services;
 mod state;
 
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -47,6 +48,8 @@ pub struct MemoryStore {
     state: RwLock<State>,
     /// Taken after `state` when both are needed, never before it.
     schedules: Mutex<Schedules>,
+    /// Services, which no other primitive reads: a lock of their own.
+    services: RwLock<services::Services>,
 }
 
 impl MemoryStore {

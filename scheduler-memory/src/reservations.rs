@@ -3,8 +3,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{HoldOutcome, HoldRequest, ReservationPage, ReservationStore};
-use scheduler_core::{ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result};
+use scheduler_core::store::{
+    HoldOutcome, HoldRequest, RescheduleOutcome, ReservationPage, ReservationStore, SlotBounds,
+};
+use scheduler_core::{
+    Claim, ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotId,
+};
 
 use crate::MemoryStore;
 
@@ -12,6 +16,25 @@ use crate::MemoryStore;
 impl ReservationStore for MemoryStore {
     async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
         Ok(self.write().hold(request, now))
+    }
+
+    async fn reschedule(
+        &self,
+        id: ReservationId,
+        slot: &SlotId,
+        claim: Claim,
+        now: DateTime<Utc>,
+    ) -> Result<RescheduleOutcome> {
+        Ok(self.write().reschedule(id, slot, &claim, now))
+    }
+
+    async fn blocked_cells(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        Ok(self.read().blocked_cells(provider, bounds, now))
     }
 
     async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {

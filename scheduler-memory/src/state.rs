@@ -6,10 +6,12 @@ use std::ops::Bound;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use scheduler_core::store::{
-    CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, SlotBounds, StoreWithdrawal,
+    CalendarWrite, HoldOutcome, HoldRequest, RescheduleOutcome, ReservationPage, SlotBounds,
+    StoreWithdrawal,
 };
 use scheduler_core::{
-    ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, ReservationStatus, SlotStart,
+    Claim, ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, ReservationStatus,
+    SlotId, SlotStart,
 };
 
 /// A position in a reservation listing: slot start (epoch seconds), then id.
@@ -46,10 +48,12 @@ impl Hasher for IdHasher {
 /// Everything kept about one provider.
 ///
 /// Slots are a bare set of starts (epoch seconds), so a free slot costs only
-/// its key in a B-tree leaf. The reservation that last occupied a slot sits in
-/// a side map that holds taken slots only; its keys are always a subset of
-/// `starts`. A stale occupant (an expired hold) is judged at read time and
-/// overwritten by the next hold.
+/// its key in a B-tree leaf. Claimed cells sit in a side map from cell to
+/// the reservation blocking it: every cell of the blocked span of each
+/// reservation stored as held or confirmed, and nothing else. Its keys need
+/// not be slots (buffers need no availability). A stale claim (a lapsed
+/// hold's) is judged at read time and retired by the next hold that needs
+/// one of its cells.
 #[derive(Debug, Default)]
 struct Calendar {
     /// The calendar version; 0 until a write changes the set of slots or the
@@ -72,11 +76,23 @@ impl Calendar {
         };
         let mut occupants = occupants.peekable();
         starts.map(move |&start| {
-            // Both walks ascend and every occupant's key is a start, so the
-            // next occupant is never behind the current start.
+            // Both walks ascend; claims on cells that are not slots (buffers)
+            // are passed over on the way.
+            while occupants.next_if(|&(&at, _)| at < start).is_some() {}
             let occupant = occupants.next_if(|&(&at, _)| at == start);
             (start, occupant.map(|(_, &id)| id))
         })
+    }
+
+    /// The claims on cells in `[from, to)`, ascending.
+    fn claims(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, ReservationId)> + '_ {
+        let range = if from < to { from..to } else { 0..0 };
+        self.occupants.range(range).map(|(&cell, &id)| (cell, id))
+    }
+
+    /// Whether every slot of `[from, to)`, `count` of them, is published.
+    fn publishes(&self, from: i64, to: i64, count: usize) -> bool {
+        from < to && self.starts.range(from..to).count() == count
     }
 }
 
@@ -124,6 +140,14 @@ impl Instants {
     }
 }
 
+/// Why a claim cannot go in.
+enum Refusal {
+    /// A slot of the appointment is not published.
+    NoSuchSlot,
+    /// A live reservation blocks a cell.
+    Taken,
+}
+
 /// The reservation `occupant` names, if it holds its slot at `now`.
 fn live(
     reservations: &ById<Reservation>,
@@ -135,13 +159,30 @@ fn live(
         .filter(|r| r.is_live_at(now))
 }
 
-/// Clears the slot's occupant if it is still `reservation`.
+/// Frees the cells `reservation` blocks.
 fn vacate(calendars: &mut HashMap<ProviderId, Calendar>, reservation: &Reservation) {
-    let start = reservation.start.timestamp();
-    if let Some(calendar) = calendars.get_mut(&reservation.provider_id)
-        && calendar.occupants.get(&start) == Some(&reservation.id)
-    {
-        calendar.occupants.remove(&start);
+    if let Some(calendar) = calendars.get_mut(&reservation.provider_id) {
+        release(calendar, reservation);
+    }
+}
+
+/// Frees the cells of `calendar` that `reservation` blocks.
+fn release(calendar: &mut Calendar, reservation: &Reservation) {
+    let span = reservation.blocked_start.timestamp()..reservation.blocked_end.timestamp();
+    let cells: Vec<i64> = calendar
+        .claims(span.start, span.end)
+        .filter(|&(_, id)| id == reservation.id)
+        .map(|(cell, _)| cell)
+        .collect();
+    for cell in cells {
+        calendar.occupants.remove(&cell);
+    }
+}
+
+/// Marks `reservation`'s cells in `calendar` as blocked by it.
+fn claim(calendar: &mut Calendar, reservation: &Reservation, claim: &Claim) {
+    for cell in claim.blocked().starts() {
+        calendar.occupants.insert(cell.timestamp(), reservation.id);
     }
 }
 
@@ -225,15 +266,21 @@ impl State {
         let mut outcome = StoreWithdrawal::default();
         let mut free = Vec::new();
         for (start, occupant) in calendar.slots(bounds.from.timestamp(), bounds.to.timestamp()) {
-            match live(&self.reservations, occupant, now) {
-                Some(reservation) => outcome.conflicts.push(reservation.clone()),
+            // Kept only inside an appointment: a slot under a buffer goes.
+            match live(&self.reservations, occupant, now)
+                .filter(|r| r.start.timestamp() <= start && start < r.end.timestamp())
+            {
+                Some(reservation) => {
+                    if outcome.conflicts.last().map(|r| r.id) != Some(reservation.id) {
+                        outcome.conflicts.push(reservation.clone());
+                    }
+                }
                 None => free.push(start),
             }
         }
         for &start in &free {
+            // A stale claim on the cell stays: the next hold there retires it.
             calendar.starts.remove(&start);
-            // A stale occupant goes with its slot: occupants name only slots.
-            calendar.occupants.remove(&start);
             outcome.removed.push(instant(start));
         }
         calendar.version += u64::from(!free.is_empty());
@@ -266,6 +313,83 @@ impl State {
         free
     }
 
+    pub(crate) fn slot_starts(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+    ) -> Vec<DateTime<Utc>> {
+        let Some(calendar) = self.calendars.get(provider) else {
+            return Vec::new();
+        };
+        let mut instants = Instants::default();
+        calendar
+            .slots(bounds.from.timestamp(), bounds.to.timestamp())
+            .take(limit)
+            .map(|(start, _)| instants.at(start))
+            .collect()
+    }
+
+    pub(crate) fn blocked_cells(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        now: DateTime<Utc>,
+    ) -> Vec<DateTime<Utc>> {
+        let Some(calendar) = self.calendars.get(provider) else {
+            return Vec::new();
+        };
+        calendar
+            .claims(bounds.from.timestamp(), bounds.to.timestamp())
+            .filter(|&(_, id)| live(&self.reservations, Some(id), now).is_some())
+            .map(|(cell, _)| instant(cell))
+            .collect()
+    }
+
+    /// Whether a reservation other than `except`, live at `now`, blocks a
+    /// cell of `claim`; if none does, retires the lapsed holds that still
+    /// claim any, as the SQL stores do in the same statement, so that none
+    /// can ever read as live beside the new claim, not even to a clock set
+    /// back.
+    fn clear_for(
+        &mut self,
+        provider: &ProviderId,
+        claim: &Claim,
+        except: Option<ReservationId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        let Some(calendar) = self.calendars.get(provider) else {
+            return Err(Refusal::NoSuchSlot);
+        };
+        let occupied = claim.occupied();
+        let (from, to) = (occupied.first().timestamp(), occupied.end().timestamp());
+        if !calendar.publishes(from, to, occupied.len()) {
+            return Err(Refusal::NoSuchSlot);
+        }
+        let (from, to) = claim.blocked_range();
+        let mut lapsed = Vec::new();
+        for (_, id) in calendar.claims(from.timestamp(), to.timestamp()) {
+            if Some(id) == except {
+                continue;
+            }
+            match live(&self.reservations, Some(id), now) {
+                Some(_) => return Err(Refusal::Taken),
+                None => lapsed.push(id),
+            }
+        }
+        lapsed.dedup();
+        for id in lapsed {
+            if let Some(old) = self.reservations.get_mut(&id) {
+                if old.status == ReservationStatus::Held {
+                    old.status = ReservationStatus::Expired;
+                    self.holds_by_expiry.remove(&(old.expires_at, id));
+                }
+                vacate(&mut self.calendars, old);
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn hold(&mut self, request: HoldRequest<'_>, now: DateTime<Utc>) -> HoldOutcome {
         let new = request.reservation;
         if let Some(key) = request.key
@@ -273,33 +397,17 @@ impl State {
         {
             return HoldOutcome::KeyUsed(original.clone());
         }
-        let start = request.slot.timestamp();
+        match self.clear_for(&new.provider_id, &request.claim, None, now) {
+            Ok(()) => {}
+            Err(Refusal::NoSuchSlot) => return HoldOutcome::NoSuchSlot,
+            Err(Refusal::Taken) => return HoldOutcome::SlotTaken,
+        }
         let Some(calendar) = self.calendars.get_mut(&new.provider_id) else {
             return HoldOutcome::NoSuchSlot;
         };
-        if !calendar.starts.contains(&start) {
-            return HoldOutcome::NoSuchSlot;
-        }
-        let occupant = calendar.occupants.get(&start).copied();
-        if live(&self.reservations, occupant, now).is_some() {
-            return HoldOutcome::SlotTaken;
-        }
-        // Any hold still stored on this slot lapsed unswept (the occupant's,
-        // or one whose slot was withdrawn and published again): retire it
-        // now, as the SQL stores do in the same statement, so that it can
-        // never read as live beside the new hold, not even to a clock set back.
-        let on_slot =
-            (start, ReservationId::from_u128(0))..=(start, ReservationId::from_u128(u128::MAX));
-        for &(_, old) in calendar.reservations.range(on_slot) {
-            if let Some(lapsed) = self.reservations.get_mut(&old)
-                && lapsed.status == ReservationStatus::Held
-            {
-                lapsed.status = ReservationStatus::Expired;
-                self.holds_by_expiry.remove(&(lapsed.expires_at, old));
-            }
-        }
+        let start = new.start.timestamp();
         let id = new.id;
-        calendar.occupants.insert(start, id);
+        claim(calendar, new, &request.claim);
         calendar.reservations.insert((start, id));
         if let Some(key) = request.key {
             self.keys
@@ -314,6 +422,46 @@ impl State {
             .insert((start, id));
         self.reservations.insert(id, new.clone());
         HoldOutcome::Held(new.clone())
+    }
+
+    pub(crate) fn reschedule(
+        &mut self,
+        id: ReservationId,
+        slot: &SlotId,
+        to: &Claim,
+        now: DateTime<Utc>,
+    ) -> RescheduleOutcome {
+        let Some(reservation) = self.reservations.get(&id).filter(|r| r.is_live_at(now)) else {
+            return RescheduleOutcome::NotLive;
+        };
+        let provider = reservation.provider_id.clone();
+        match self.clear_for(&provider, to, Some(id), now) {
+            Ok(()) => {}
+            Err(Refusal::NoSuchSlot) => return RescheduleOutcome::NoSuchSlot,
+            Err(Refusal::Taken) => return RescheduleOutcome::SlotTaken,
+        }
+        let (Some(calendar), Some(reservation)) = (
+            self.calendars.get_mut(&provider),
+            self.reservations.get_mut(&id),
+        ) else {
+            return RescheduleOutcome::NotLive;
+        };
+        let (old, new) = (reservation.start.timestamp(), to.start().timestamp());
+        release(calendar, reservation);
+        claim(calendar, reservation, to);
+        calendar.reservations.remove(&(old, id));
+        calendar.reservations.insert((new, id));
+        if let Some(positions) = self.by_client.get_mut(&reservation.client_id) {
+            positions.remove(&(old, id));
+            positions.insert((new, id));
+        }
+        let (blocked_start, blocked_end) = to.blocked_range();
+        reservation.slot_id = slot.clone();
+        reservation.start = to.start().instant();
+        reservation.end = to.occupied().end();
+        reservation.blocked_start = blocked_start;
+        reservation.blocked_end = blocked_end;
+        RescheduleOutcome::Moved(reservation.clone())
     }
 
     pub(crate) fn confirm(&mut self, id: ReservationId, now: DateTime<Utc>) -> Option<Reservation> {

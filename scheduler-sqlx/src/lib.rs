@@ -43,7 +43,8 @@
 /// one `&'static str` (sqlx takes no other SQL without an audit wrapper).
 macro_rules! reservation_columns {
     () => {
-        "id, provider_id, client_id, start_s, end_s, status, created_us, expires_us, confirmed_us"
+        "id, provider_id, client_id, service_id, start_s, end_s, buffer_before_s, buffer_after_s, \
+         status, created_us, expires_us, confirmed_us"
     };
 }
 
@@ -52,6 +53,7 @@ mod postgres;
 mod reservations;
 mod row;
 mod schedules;
+mod services;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod versions;

@@ -7,7 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use scheduler_core::{
-    ClientId, Error, ProviderId, Reservation, ReservationId, ReservationStatus, Result, SlotId,
+    ClientId, Error, ProviderId, Reservation, ReservationId, ReservationStatus, Result, ServiceId,
+    SlotId,
 };
 
 /// A reservation row as read from either database, by the columns
@@ -17,8 +18,11 @@ pub(crate) struct ReservationRow {
     pub id: Vec<u8>,
     pub provider_id: String,
     pub client_id: String,
+    pub service_id: Option<String>,
     pub start_s: i64,
     pub end_s: i64,
+    pub buffer_before_s: i64,
+    pub buffer_after_s: i64,
     pub status: String,
     pub created_us: i64,
     pub expires_us: i64,
@@ -56,14 +60,26 @@ pub(crate) fn from_seconds(s: i64) -> Result<DateTime<Utc>> {
 impl ReservationRow {
     pub(crate) fn into_reservation(self) -> Result<Reservation> {
         let provider_id = ProviderId::new(self.provider_id).map_err(corrupt)?;
+        let service_id = self
+            .service_id
+            .map(ServiceId::new)
+            .transpose()
+            .map_err(corrupt)?;
         let start = from_seconds(self.start_s)?;
+        let slot_id = SlotId::new(provider_id.clone(), start);
         Ok(Reservation {
             id: id_from_bytes(&self.id)?,
-            slot_id: SlotId::new(provider_id.clone(), start),
+            slot_id: match &service_id {
+                Some(service) => slot_id.for_service(service.clone()),
+                None => slot_id,
+            },
             provider_id,
             client_id: ClientId::new(self.client_id).map_err(corrupt)?,
+            service_id,
             start,
             end: from_seconds(self.end_s)?,
+            blocked_start: from_seconds(self.start_s - self.buffer_before_s)?,
+            blocked_end: from_seconds(self.end_s + self.buffer_after_s)?,
             status: ReservationStatus::parse(&self.status)
                 .ok_or_else(|| corrupt(format!("status {:?}", self.status)))?,
             created_at: from_micros(self.created_us)?,
@@ -83,6 +99,15 @@ pub(crate) fn reservations(rows: Vec<ReservationRow>) -> Result<Vec<Reservation>
 /// The row, if any, as a reservation.
 pub(crate) fn reservation(row: Option<ReservationRow>) -> Result<Option<Reservation>> {
     row.map(ReservationRow::into_reservation).transpose()
+}
+
+/// The buffers of `reservation` in seconds, before and after its
+/// appointment, as the `buffer_before_s` and `buffer_after_s` columns keep them.
+pub(crate) fn buffers(reservation: &Reservation) -> (i64, i64) {
+    (
+        reservation.start.timestamp() - reservation.blocked_start.timestamp(),
+        reservation.blocked_end.timestamp() - reservation.end.timestamp(),
+    )
 }
 
 /// A count or page size as the 64-bit integer SQL compares it with

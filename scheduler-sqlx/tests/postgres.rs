@@ -170,13 +170,15 @@ async fn split_sweeps_racing_expire_each_due_hold_once() {
     let fill = format!(
         "INSERT INTO {schema}.reservations
             (id, provider_id, client_id, start_s, end_s, status,
-             created_us, expires_us, confirmed_us, occupying)
+             created_us, expires_us, confirmed_us)
          SELECT decode(lpad(to_hex(n), 32, '0'), 'hex'), 'p' || (n % 5), 'c' || n,
                 {first} + 900 * (n / 5), {first} + 900 * (n / 5 + 1),
-                'held', 0, {now_us} + n % 2, NULL, true
+                'held', 0, {now_us} + n % 2, NULL
          FROM generate_series(0, 4999) n;
          INSERT INTO {schema}.hold_expiries (expires_us, id)
-         SELECT expires_us, id FROM {schema}.reservations"
+         SELECT expires_us, id FROM {schema}.reservations;
+         INSERT INTO {schema}.claims (provider_id, cell_s, reservation_id, expires_us)
+         SELECT provider_id, start_s, id, expires_us FROM {schema}.reservations"
     );
     sqlx::raw_sql(sqlx::AssertSqlSafe(fill))
         .execute(db.admin())

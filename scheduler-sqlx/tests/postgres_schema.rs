@@ -11,44 +11,38 @@ use scheduler_core::{Actor, ClientId, ListQuery, ManualClock, ProviderId, Reserv
 use scheduler_sqlx::PostgresStore;
 use sqlx::{AssertSqlSafe, PgPool};
 
-/// Inserts a reservation row by hand, bypassing the store; a held or
-/// confirmed row occupies its slot, as the store writes them.
+/// Inserts a reservation row by hand, bypassing the store.
 async fn insert_raw(
     pool: &PgPool,
     schema: &str,
     id: &[u8],
     status: &str,
 ) -> Result<(), sqlx::Error> {
-    insert_raw_occupying(
-        pool,
-        schema,
-        id,
-        status,
-        matches!(status, "held" | "confirmed"),
-    )
-    .await
-}
-
-/// [`insert_raw`] with `occupying` chosen by the caller.
-async fn insert_raw_occupying(
-    pool: &PgPool,
-    schema: &str,
-    id: &[u8],
-    status: &str,
-    occupying: bool,
-) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO {schema}.reservations
             (id, provider_id, client_id, start_s, end_s, status,
-             created_us, expires_us, confirmed_us, occupying)
-         VALUES ($1, 'dr-raw', 'amy', 1894525200, 1894526100, $2, 0, 1800000000, $3, $4)"
+             created_us, expires_us, confirmed_us)
+         VALUES ($1, 'dr-raw', 'amy', 1894525200, 1894526100, $2, 0, 1800000000, $3)"
     );
     let confirmed_us = (status == "confirmed").then_some(1_i64);
     sqlx::query(AssertSqlSafe(sql))
         .bind(id)
         .bind(status)
         .bind(confirmed_us)
-        .bind(occupying)
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
+/// Inserts a claim of `dr-raw`'s cell at `cell` by hand, for reservation `id`.
+async fn claim_raw(pool: &PgPool, schema: &str, id: &[u8], cell: i64) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO {schema}.claims (provider_id, cell_s, reservation_id, expires_us)
+         VALUES ('dr-raw', $1, $2, NULL)"
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(cell)
+        .bind(id)
         .execute(pool)
         .await
         .map(drop)
@@ -62,33 +56,31 @@ fn sql_state(error: &sqlx::Error) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_schema_refuses_a_second_live_reservation_on_a_slot() {
+async fn the_schema_refuses_a_second_claim_on_a_cell() {
     let Some(db) = TestDb::connect().await else {
         return;
     };
     let schema = db.schema().await;
     let pool = db.admin();
     insert_raw(pool, &schema, &[1; 16], "held").await.unwrap();
-
-    for (id, status) in [([2; 16], "held"), ([3; 16], "confirmed")] {
-        let err = insert_raw(pool, &schema, &id, status)
+    // An hour-long booking with its buffers: four cells.
+    for cell in 0..4 {
+        claim_raw(pool, &schema, &[1; 16], 1894525200 + 900 * cell)
             .await
-            .expect_err("a second live reservation on the slot");
+            .unwrap();
+    }
+    // Another reservation's claim on any of them, raw SQL or not, is refused.
+    for cell in [0, 3] {
+        let err = claim_raw(pool, &schema, &[2; 16], 1894525200 + 900 * cell)
+            .await
+            .expect_err("a second claim on a cell");
         assert_eq!(sql_state(&err), "23505", "unique_violation: {err}");
     }
-    // A held or confirmed row always occupies its slot, and a cancelled one
-    // never does, so the index above sees every live reservation.
-    for (id, status, occupying) in [
-        ([9; 16], "held", false),
-        ([10; 16], "confirmed", false),
-        ([11; 16], "cancelled", true),
-    ] {
-        let err = insert_raw_occupying(pool, &schema, &id, status, occupying)
-            .await
-            .expect_err("a row that misstates whether it occupies its slot");
-        assert_eq!(sql_state(&err), "23514", "check_violation: {err}");
-    }
-    // Dead reservations do not occupy the slot; any number may stay.
+    claim_raw(pool, &schema, &[2; 16], 1894525200 + 900 * 4)
+        .await
+        .unwrap();
+
+    // Reservation rows themselves no longer guard the slot: any number may stay.
     for id in [[4; 16], [5; 16]] {
         insert_raw(pool, &schema, &id, "expired").await.unwrap();
     }
@@ -185,15 +177,18 @@ async fn the_free_slot_listing_walks_the_primary_key() {
          SELECT 'p' || (n % 6), $1 + 900 * (n / 6) FROM generate_series(0, 119999) n;
          INSERT INTO {schema}.reservations
             (id, provider_id, client_id, start_s, end_s, status,
-             created_us, expires_us, confirmed_us, occupying)
+             created_us, expires_us, confirmed_us)
          SELECT decode(lpad(to_hex(n), 32, '0'), 'hex'), 'p' || (n % 6), 'c' || n,
                 $1 + 900 * (n / 6), $1 + 900 * (n / 6 + 1),
                 CASE WHEN n / 6 % 4 = 0 THEN 'confirmed' ELSE 'expired' END,
-                0, 1, CASE WHEN n / 6 % 4 = 0 THEN 1 END,
-                -- Confirmed rows, and swept holds no hold has replaced yet.
-                n / 6 % 8 IN (0, 2, 4)
+                0, 1, CASE WHEN n / 6 % 4 = 0 THEN 1 END
          FROM generate_series(0, 119999) n WHERE n / 6 % 2 = 0;
-         ANALYZE {schema}.slots; ANALYZE {schema}.reservations;"
+         -- The confirmed rows' claims, and lapsed holds' claims nothing has
+         -- retired yet.
+         INSERT INTO {schema}.claims (provider_id, cell_s, reservation_id, expires_us)
+         SELECT provider_id, start_s, id, CASE status WHEN 'confirmed' THEN NULL ELSE 1 END
+         FROM {schema}.reservations WHERE (start_s - $1) / 900 % 8 IN (0, 2, 4);
+         ANALYZE {schema}.slots; ANALYZE {schema}.reservations; ANALYZE {schema}.claims;"
     );
     sqlx::raw_sql(AssertSqlSafe(fill.replace("$1", &first.to_string())))
         .execute(&pool)
@@ -244,6 +239,10 @@ async fn the_free_slot_listing_walks_the_primary_key() {
         "the listing must walk the primary key:\n{plan}"
     );
     assert!(!plan.contains("Seq Scan"), "no sequential scan:\n{plan}");
+    assert!(
+        plan.contains("using claims_pkey on claims"),
+        "each slot must probe the claims' primary key:\n{plan}"
+    );
 }
 
 /// The sweep's plan on a table of 100,000 held rows, for the sweeper's
@@ -261,14 +260,17 @@ async fn the_sweep_reads_only_the_batch_it_expires() {
     let fill = format!(
         "INSERT INTO {schema}.reservations
             (id, provider_id, client_id, start_s, end_s, status,
-             created_us, expires_us, confirmed_us, occupying)
+             created_us, expires_us, confirmed_us)
          SELECT decode(lpad(to_hex(n), 32, '0'), 'hex'), 'p' || (n % 6), 'c' || n,
                 {first} + 900 * (n / 6), {first} + 900 * (n / 6 + 1),
-                'held', 0, 1 + n, NULL, true
+                'held', 0, 1 + n, NULL
          FROM generate_series(0, 99999) n;
          INSERT INTO {schema}.hold_expiries (expires_us, id)
          SELECT expires_us, id FROM {schema}.reservations;
-         ANALYZE {schema}.reservations; ANALYZE {schema}.hold_expiries;"
+         INSERT INTO {schema}.claims (provider_id, cell_s, reservation_id, expires_us)
+         SELECT provider_id, start_s, id, expires_us FROM {schema}.reservations;
+         ANALYZE {schema}.reservations; ANALYZE {schema}.hold_expiries;
+         ANALYZE {schema}.claims;"
     );
     sqlx::raw_sql(AssertSqlSafe(fill))
         .execute(&pool)
@@ -314,6 +316,10 @@ async fn the_sweep_reads_only_the_batch_it_expires() {
             plan.contains("using reservations_pkey"),
             "each row must be reached through the primary key:\n{plan}"
         );
+        assert!(
+            plan.contains("using claims_by_reservation"),
+            "each hold's claims must be reached through their index:\n{plan}"
+        );
         assert!(!plan.contains("Seq Scan"), "no sequential scan:\n{plan}");
     }
 }
@@ -333,11 +339,12 @@ async fn misqueued(db: &TestDb, schema: &str) -> i64 {
 }
 
 /// Confirming, sweeping, cancelling and replacing a lapsed hold keep the
-/// sweeper's queue exact, and confirming and sweeping change no indexed
-/// column, so on the table's half-empty pages they are heap-only updates:
-/// PostgreSQL writes no index entry for them.
+/// sweeper's queue exact, and none of them changes an indexed column of
+/// `reservations` (liveness is kept in `claims`), so on the table's
+/// half-empty pages they are heap-only updates: PostgreSQL writes no index
+/// entry for them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn state_changes_keep_the_queue_exact_and_confirm_and_sweep_are_heap_only() {
+async fn state_changes_keep_the_queue_exact_and_are_heap_only() {
     let Some(db) = TestDb::connect().await else {
         return;
     };
@@ -391,24 +398,119 @@ async fn state_changes_keep_the_queue_exact_and_confirm_and_sweep_are_heap_only(
         "SELECT coalesce(sum(n_tup_upd), 0)::bigint, coalesce(sum(n_tup_hot_upd), 0)::bigint
          FROM pg_stat_user_tables WHERE schemaname = '{schema}' AND relname = 'reservations'"
     );
-    // 200 confirms, a cancel, 199 sweeps and two replacements: the swept
-    // hold's and the lapsed one's.
+    // 200 confirms, a cancel, 199 sweeps and the lapsed hold's replacement
+    // (the swept hold has no claim left, so taking its slot changes nothing
+    // of it).
     let (mut total, mut heap_only) = (0, 0);
     for _ in 0..150 {
         (total, heap_only) = sqlx::query_as::<_, (i64, i64)>(AssertSqlSafe(updates.clone()))
             .fetch_one(db.admin())
             .await
             .unwrap();
-        if total >= 402 {
+        if total >= 401 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(total, 402, "every update reported");
-    // The cancel and the replacements give up the slot's index entry, so
-    // they are the three updates that may not be heap-only.
-    assert!(
-        heap_only >= total - 3,
-        "{heap_only} of {total} updates were heap-only"
+    assert_eq!(total, 401, "every update reported");
+    assert_eq!(heap_only, total, "every update was heap-only");
+}
+
+/// A database from before services: its live holds and bookings keep their
+/// slots through the migration that adds claims, its dead ones free theirs,
+/// and a lapsed hold still gives way to the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_reservations_keep_their_slots_through_the_services_migration() {
+    let Some(db) = TestDb::connect().await else {
+        return;
+    };
+    let schema = db.empty_schema().await;
+    let pool = db.pool(&schema, 2).await;
+    let before: Vec<_> = PostgresStore::migrator()
+        .iter()
+        .filter(|m| m.version < 6)
+        .cloned()
+        .collect();
+    sqlx::migrate::Migrator::with_migrations(before)
+        .run(&pool)
+        .await
+        .unwrap();
+    let s = bookable().timestamp();
+    let live_until = (epoch() + TimeDelta::hours(1)).timestamp_micros();
+    let old = format!(
+        "INSERT INTO slots (provider_id, start_s)
+         SELECT 'p-old', {s} + 900 * n FROM generate_series(0, 3) n;
+         INSERT INTO reservations
+            (id, provider_id, client_id, start_s, end_s, status,
+             created_us, expires_us, confirmed_us, occupying)
+         VALUES
+            ('\\x01010101010101010101010101010101', 'p-old', 'amy', {s}, {s} + 900,
+             'held', 0, {live_until}, NULL, true),
+            ('\\x02020202020202020202020202020202', 'p-old', 'bob', {s} + 900, {s} + 1800,
+             'confirmed', 0, 1, 1, true),
+            ('\\x03030303030303030303030303030303', 'p-old', 'cat', {s} + 1800, {s} + 2700,
+             'expired', 0, 1, NULL, false),
+            ('\\x04040404040404040404040404040404', 'p-old', 'dan', {s} + 2700, {s} + 3600,
+             'held', 0, 1, NULL, true);
+         INSERT INTO hold_expiries (expires_us, id)
+         SELECT expires_us, id FROM reservations WHERE status = 'held';"
     );
+    sqlx::raw_sql(AssertSqlSafe(old))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let store = PostgresStore::from_pool(pool);
+    store.migrate().await.unwrap();
+    let clock = ManualClock::new(epoch());
+    let scheduler = scheduler(store, &clock);
+    upgraded_calendar_behaves(&scheduler, bookable()).await;
+}
+
+/// The checks both databases make after the services migration: see
+/// `live_reservations_keep_their_slots_through_the_services_migration`.
+async fn upgraded_calendar_behaves(
+    scheduler: &pg_support::PgScheduler,
+    s: chrono::DateTime<chrono::Utc>,
+) {
+    use scheduler_core::{Error, ReservationId, SlotId};
+    let p = ProviderId::new("p-old").unwrap();
+    let at = |n: i32| s + TimeDelta::minutes(15 * i64::from(n));
+    let free: Vec<_> = scheduler
+        .list_slots(&p, ListQuery::all())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|slot| slot.start)
+        .collect();
+    assert_eq!(free, [at(2), at(3)], "the held and booked slots stay taken");
+    let eve = ClientId::new("eve").unwrap();
+    for n in [0, 1] {
+        let taken = scheduler
+            .reserve(&SlotId::new(p.clone(), at(n)), &eve, None)
+            .await;
+        assert!(
+            matches!(taken, Err(Error::SlotUnavailable { .. })),
+            "{taken:?}"
+        );
+    }
+    scheduler
+        .reserve(&SlotId::new(p.clone(), at(3)), &eve, None)
+        .await
+        .expect("the lapsed hold gives way");
+    let lapsed = ReservationId::from_u128(u128::from_be_bytes([4; 16]));
+    let stored = scheduler
+        .store()
+        .reservation(lapsed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status, ReservationStatus::Expired);
+    let amy = Actor::Client(ClientId::new("amy").unwrap());
+    let held = ReservationId::from_u128(u128::from_be_bytes([1; 16]));
+    scheduler.cancel(held, &amy).await.unwrap();
+    scheduler
+        .reserve(&SlotId::new(p.clone(), at(0)), &eve, None)
+        .await
+        .expect("a cancelled hold frees its slot");
 }

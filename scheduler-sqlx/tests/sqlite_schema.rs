@@ -4,6 +4,7 @@
 
 mod sqlite_support;
 
+use scheduler_core::store::ReservationStore;
 use scheduler_core::testkit::Harness;
 use scheduler_sqlx::SqliteStore;
 use sqlite_support::{TempDb, count, memory_store};
@@ -42,28 +43,82 @@ fn assert_refused(result: Result<(), sqlx::Error>, unique: bool, what: &str) {
     }
 }
 
+/// Claims cell `cell` of provider `p` for reservation `id`, as a careless
+/// application might.
+async fn claim(pool: &SqlitePool, id: u8, cell: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO claims (provider_id, cell_s, reservation_id, expires_us)
+         VALUES ('p', ?1, ?2, 1800000000)",
+    )
+    .bind(cell)
+    .bind(vec![id; 16])
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// The cells `claims` holds for reservation `id`.
+async fn claimed(pool: &SqlitePool, id: u8) -> Vec<(i64, Option<i64>)> {
+    sqlx::query_as(
+        "SELECT cell_s, expires_us FROM claims WHERE reservation_id = ?1 ORDER BY cell_s",
+    )
+    .bind(vec![id; 16])
+    .fetch_all(pool)
+    .await
+    .expect("claims read")
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_schema_refuses_a_second_live_reservation_on_a_slot() {
+async fn the_schema_refuses_a_second_claim_on_a_cell() {
     let store = memory_store().await;
     let pool = store.writer();
     insert(pool, 1, "held", None).await.expect("first hold");
-    assert_refused(insert(pool, 2, "held", None).await, true, "second hold");
-    assert_refused(
-        insert(pool, 3, "confirmed", None).await,
-        true,
-        "booking over a hold",
+    for cell in [1000, 1900, 2800] {
+        claim(pool, 1, cell).await.expect("the hold's cells");
+    }
+    for cell in [1000, 2800] {
+        assert_refused(claim(pool, 2, cell).await, true, "a second claim on a cell");
+    }
+    claim(pool, 2, 3700).await.expect("the next cell is free");
+    // Reservation rows no longer guard the slot: any number may share a start.
+    insert(pool, 3, "held", None)
+        .await
+        .expect("a second row at the start");
+    assert_eq!(count(&store, "reservations").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_changes_keep_the_claims_of_live_reservations_only() {
+    let store = memory_store().await;
+    let pool = store.writer();
+    for id in [1, 2, 3] {
+        insert(pool, id, "held", None).await.expect("hold");
+        claim(pool, id, 1000 * i64::from(id)).await.expect("claim");
+    }
+    let set = |id: u8, status: &'static str| {
+        sqlx::query("UPDATE reservations SET status = ?2, confirmed_us = 1 WHERE id = ?1")
+            .bind(vec![id; 16])
+            .bind(status)
+            .execute(pool)
+    };
+    set(1, "confirmed").await.expect("confirm");
+    assert_eq!(
+        claimed(pool, 1).await,
+        [(1000, None)],
+        "a booking's claim never lapses"
     );
-    // Only live rows count: any number of lapsed or cancelled ones may share the slot.
-    insert(pool, 4, "expired", None).await.expect("expired");
-    insert(pool, 5, "cancelled", None).await.expect("cancelled");
-    sqlx::query("UPDATE reservations SET status = 'expired' WHERE status = 'held'")
-        .execute(pool)
-        .await
-        .expect("expire the hold");
-    insert(pool, 6, "confirmed", None)
-        .await
-        .expect("booking once the hold lapsed");
-    assert_eq!(count(&store, "reservations").await, 4);
+    set(2, "cancelled").await.expect("cancel");
+    assert!(
+        claimed(pool, 2).await.is_empty(),
+        "a cancelled reservation frees its cells"
+    );
+    set(3, "expired").await.expect("expire");
+    assert!(
+        claimed(pool, 3).await.is_empty(),
+        "an expired hold frees its cells"
+    );
+    set(1, "cancelled").await.expect("cancel the booking");
+    assert!(claimed(pool, 1).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -189,4 +244,96 @@ async fn every_spelling_of_a_fileless_database_reads_what_it_wrote() {
         // Reads go to the same connection that wrote: one database, not one per connection.
         assert_eq!(count(&store, "reservations").await, 1, "{url}");
     }
+}
+
+/// A database from before services: its live holds and bookings keep their
+/// slots through the migration that adds claims, its dead ones free theirs,
+/// and a lapsed hold still gives way to the next.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_reservations_keep_their_slots_through_the_services_migration() {
+    use chrono::TimeDelta;
+    use scheduler_core::{
+        Actor, ClientId, Error, ListQuery, ProviderId, ReservationId, ReservationStatus, SlotId,
+    };
+    let db = TempDb::new("upgrade");
+    let options = SqliteStore::connect_options(&db.url()).expect("options");
+    let pool = SqlitePool::connect_with(options).await.expect("own pool");
+    let before: Vec<_> = SqliteStore::migrator()
+        .iter()
+        .filter(|m| m.version < 5)
+        .cloned()
+        .collect();
+    sqlx::migrate::Migrator::with_migrations(before)
+        .run(&pool)
+        .await
+        .expect("the migrations before services");
+    let s = Harness::<SqliteStore>::epoch() + TimeDelta::days(2);
+    let live_until = (Harness::<SqliteStore>::epoch() + TimeDelta::hours(1)).timestamp_micros();
+    let old = format!(
+        "INSERT INTO slots (provider_id, start_s) VALUES
+            ('p-old', {0}), ('p-old', {0} + 900), ('p-old', {0} + 1800), ('p-old', {0} + 2700);
+         INSERT INTO reservations
+            (id, provider_id, client_id, start_s, end_s, status,
+             created_us, expires_us, confirmed_us)
+         VALUES
+            (x'01010101010101010101010101010101', 'p-old', 'amy', {0}, {0} + 900,
+             'held', 0, {live_until}, NULL),
+            (x'02020202020202020202020202020202', 'p-old', 'bob', {0} + 900, {0} + 1800,
+             'confirmed', 0, 1, 1),
+            (x'03030303030303030303030303030303', 'p-old', 'cat', {0} + 1800, {0} + 2700,
+             'expired', 0, 1, NULL),
+            (x'04040404040404040404040404040404', 'p-old', 'dan', {0} + 2700, {0} + 3600,
+             'held', 0, 1, NULL);",
+        s.timestamp()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(old))
+        .execute(&pool)
+        .await
+        .expect("rows of the old schema");
+    pool.close().await;
+    let store = SqliteStore::connect(&db.url()).await.expect("connect");
+    store.migrate().await.expect("the services migration");
+
+    let h = Harness::new(store);
+    let p = ProviderId::new("p-old").unwrap();
+    let at = |n: i64| s + TimeDelta::minutes(15 * n);
+    let free: Vec<_> = h
+        .scheduler
+        .list_slots(&p, ListQuery::all())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|slot| slot.start)
+        .collect();
+    assert_eq!(free, [at(2), at(3)], "the held and booked slots stay taken");
+    let eve = ClientId::new("eve").unwrap();
+    for n in [0, 1] {
+        let taken = h
+            .scheduler
+            .reserve(&SlotId::new(p.clone(), at(n)), &eve, None)
+            .await;
+        assert!(
+            matches!(taken, Err(Error::SlotUnavailable { .. })),
+            "{taken:?}"
+        );
+    }
+    h.hold(&SlotId::new(p.clone(), at(3)), &eve).await;
+    let lapsed = ReservationId::from_u128(u128::from_be_bytes([4; 16]));
+    let stored = h
+        .scheduler
+        .store()
+        .reservation(lapsed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        ReservationStatus::Expired,
+        "the lapsed hold was retired"
+    );
+    let amy = Actor::Client(ClientId::new("amy").unwrap());
+    let held = ReservationId::from_u128(u128::from_be_bytes([1; 16]));
+    h.scheduler.cancel(held, &amy).await.unwrap();
+    h.hold(&SlotId::new(p.clone(), at(0)), &eve).await;
 }

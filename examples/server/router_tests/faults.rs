@@ -3,11 +3,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    CalendarStore, CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, ReservationStore,
-    ScheduleStore, SlotBounds, StoreWithdrawal, StoredSchedule,
+    CalendarStore, CalendarWrite, HoldOutcome, HoldRequest, RescheduleOutcome, ReservationPage,
+    ReservationStore, ScheduleStore, ServiceStore, SlotBounds, StoreWithdrawal, StoredSchedule,
 };
 use scheduler_core::{
-    ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotStart,
+    Claim, ClientId, Error, IdempotencyKey, ProviderId, Reservation, ReservationId, Result,
+    Service, ServiceId, SlotId, SlotStart,
 };
 
 /// How every call of a [`FaultyStore`] goes wrong.
@@ -65,11 +66,36 @@ impl CalendarStore for FaultyStore {
     ) -> Result<Vec<DateTime<Utc>>> {
         self.fault().await
     }
+    async fn slot_starts(
+        &self,
+        _: &ProviderId,
+        _: SlotBounds,
+        _: usize,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        self.fault().await
+    }
 }
 
 #[async_trait]
 impl ReservationStore for FaultyStore {
     async fn hold(&self, _: HoldRequest<'_>, _: DateTime<Utc>) -> Result<HoldOutcome> {
+        self.fault().await
+    }
+    async fn reschedule(
+        &self,
+        _: ReservationId,
+        _: &SlotId,
+        _: Claim,
+        _: DateTime<Utc>,
+    ) -> Result<RescheduleOutcome> {
+        self.fault().await
+    }
+    async fn blocked_cells(
+        &self,
+        _: &ProviderId,
+        _: SlotBounds,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
         self.fault().await
     }
     async fn reservation(&self, _: ReservationId) -> Result<Option<Reservation>> {
@@ -137,6 +163,22 @@ impl ScheduleStore for FaultyStore {
         _: DateTime<Utc>,
         _: DateTime<Utc>,
     ) -> Result<bool> {
+        self.fault().await
+    }
+}
+
+#[async_trait]
+impl ServiceStore for FaultyStore {
+    async fn put_service(&self, _: &Service) -> Result<bool> {
+        self.fault().await
+    }
+    async fn service(&self, _: &ProviderId, _: &ServiceId) -> Result<Option<Service>> {
+        self.fault().await
+    }
+    async fn services(&self, _: &ProviderId) -> Result<Vec<Service>> {
+        self.fault().await
+    }
+    async fn delete_service(&self, _: &ProviderId, _: &ServiceId) -> Result<bool> {
         self.fault().await
     }
 }

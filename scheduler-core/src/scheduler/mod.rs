@@ -1,7 +1,8 @@
 //! The scheduling service: every rule of the design, enforced once, over any
 //! store. One module per concern, as the store's traits are cut:
 //! `calendar` (availability and slot listings), `reservations` (the
-//! lifecycle), and `schedules` (weekly schedules, feature `tz`).
+//! lifecycle), `schedules` (weekly schedules, feature `tz`) and `services`
+//! (kinds of appointment, their starts, and rescheduling).
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -17,6 +18,7 @@ mod calendar;
 mod reservations;
 #[cfg(feature = "tz")]
 mod schedules;
+mod services;
 
 #[cfg(feature = "tz")]
 pub use schedules::{ExtendedSchedules, ProviderSchedule, ScheduleApplied};

@@ -29,19 +29,18 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         {
             return replay(original, slot, key, now);
         }
-        let start = self
-            .policy
-            .grid()
-            .slot_at(slot.start())
-            .ok_or_else(|| Error::SlotNotFound { slot: slot.clone() })?;
-        self.check_lead_time(slot, now)?;
+        let (service, claim) = self.bookable_claim(slot, now).await?;
+        let (blocked_start, blocked_end) = claim.blocked_range();
         let reservation = Reservation {
             id: ReservationId::generate(),
             slot_id: slot.clone(),
             provider_id: slot.provider().clone(),
             client_id: client.clone(),
-            start: start.instant(),
-            end: self.policy.grid().end_of(start),
+            service_id: service.map(|service| service.id),
+            start: claim.start().instant(),
+            end: claim.occupied().end(),
+            blocked_start,
+            blocked_end,
             status: ReservationStatus::Held,
             created_at: now,
             expires_at: saturating_add(now, self.policy.hold_ttl()),
@@ -49,7 +48,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         };
         let request = HoldRequest {
             reservation: &reservation,
-            slot: start,
+            claim,
             key,
         };
         match self.store.hold(request, now).await? {
@@ -211,20 +210,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         }
     }
 
-    /// The minimum-lead rule: a slot may be reserved while `start - now >= min_lead`.
-    fn check_lead_time(&self, slot: &SlotId, now: DateTime<Utc>) -> Result<()> {
-        if slot.start() < self.earliest_reservable(now) {
-            return Err(Error::LeadTime {
-                slot: slot.clone(),
-                start: slot.start(),
-                now,
-                min_lead: self.policy.min_lead(),
-            });
-        }
-        Ok(())
-    }
-
-    async fn stored(&self, id: ReservationId) -> Result<Reservation> {
+    pub(super) async fn stored(&self, id: ReservationId) -> Result<Reservation> {
         self.store
             .reservation(id)
             .await?
@@ -232,7 +218,11 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     }
 
     /// The reservation, if `actor` is its client or its slot's provider.
-    async fn party_reservation(&self, id: ReservationId, actor: &Actor) -> Result<Reservation> {
+    pub(super) async fn party_reservation(
+        &self,
+        id: ReservationId,
+        actor: &Actor,
+    ) -> Result<Reservation> {
         let reservation = self.stored(id).await?;
         if !actor.is_party_to(&reservation) {
             return Err(Error::Forbidden { reservation: id });
@@ -317,11 +307,6 @@ fn settled(
     let id = reservation.id;
     match reservation.status_at(now) {
         status if status == goal => Ok(reservation.observed_at(now)),
-        ReservationStatus::Cancelled => Err(Error::Cancelled { reservation: id }),
-        ReservationStatus::Expired => Err(Error::HoldExpired {
-            reservation: id,
-            expired_at: reservation.expires_at,
-        }),
         // Still movable: the store refused a change the rules allow, which only
         // a broken backend does.
         status @ (ReservationStatus::Held | ReservationStatus::Confirmed) => {
@@ -331,5 +316,22 @@ fn settled(
                 status.as_str()
             )))
         }
+        ReservationStatus::Cancelled | ReservationStatus::Expired => {
+            Err(no_longer_live(&reservation, now))
+        }
+    }
+}
+
+/// The refusal for acting on a reservation that is not live at `now`: it
+/// was cancelled, or its hold lapsed.
+pub(super) fn no_longer_live(reservation: &Reservation, now: DateTime<Utc>) -> Error {
+    match reservation.status_at(now) {
+        ReservationStatus::Cancelled => Error::Cancelled {
+            reservation: reservation.id,
+        },
+        _ => Error::HoldExpired {
+            reservation: reservation.id,
+            expired_at: reservation.expires_at,
+        },
     }
 }

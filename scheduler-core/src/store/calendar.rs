@@ -15,14 +15,16 @@ use crate::model::Reservation;
 pub struct StoreWithdrawal {
     /// Starts of the free slots removed, ascending.
     pub removed: Vec<DateTime<Utc>>,
-    /// Live reservations whose slots were kept, ascending by start.
+    /// Live reservations whose occupied span held a slot that was kept, each
+    /// once, ascending by start.
     pub conflicts: Vec<Reservation>,
 }
 
 /// Each provider's calendar: a set of slots keyed by start, and a version.
 ///
-/// A slot is *free at `now`* when no reservation on it is confirmed or held
-/// with `expires_at > now`.
+/// A slot is *free at `now`* when no live reservation blocks its cell (see
+/// [`ReservationStore`](super::ReservationStore)): neither its appointment
+/// nor its buffers.
 #[async_trait]
 pub trait CalendarStore: Send + Sync {
     /// The version of `provider`'s calendar: 0 before any write, then one more
@@ -47,9 +49,10 @@ pub trait CalendarStore: Send + Sync {
 
     /// In one atomic step: if `expected` is given and the calendar's version
     /// differs, changes nothing and reports the current version; otherwise
-    /// removes `provider`'s slots in `bounds` that are free at `now`, reports
-    /// the live reservations on the others, and bumps the version if any slot
-    /// was removed.
+    /// removes `provider`'s slots in `bounds` except those inside the occupied
+    /// span of a reservation live at `now`, reports those reservations, and
+    /// bumps the version if any slot was removed. A slot only inside a
+    /// buffer is removed: buffers need not be published.
     async fn withdraw_slots(
         &self,
         provider: &ProviderId,
@@ -66,6 +69,15 @@ pub trait CalendarStore: Send + Sync {
         bounds: SlotBounds,
         limit: usize,
         now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>>;
+
+    /// Starts of `provider`'s slots in `bounds`, free or not, ascending, at
+    /// most `limit`. Cost grows with the page, not the calendar.
+    async fn slot_starts(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
     ) -> Result<Vec<DateTime<Utc>>>;
 
     /// The calendar's version and the page [`free_slots`](Self::free_slots)

@@ -4,20 +4,21 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    CalendarStore, CalendarWrite, HoldOutcome, HoldRequest, ReservationPage, ReservationStore,
-    ScheduleStore, SlotBounds, StoreWithdrawal, StoredSchedule,
+    CalendarStore, CalendarWrite, HoldOutcome, HoldRequest, RescheduleOutcome, ReservationPage,
+    ReservationStore, ScheduleStore, ServiceStore, SlotBounds, StoreWithdrawal, StoredSchedule,
 };
 use crate::error::Result;
 use crate::grid::SlotStart;
-use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId};
+use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId, ServiceId, SlotId};
 use crate::model::Reservation;
+use crate::service::{Claim, Service};
 
-/// A [`Store`](super::Store) whose calendar, reservations and schedules each
-/// come from a part of their own.
+/// A [`Store`](super::Store) whose calendar, reservations, schedules and
+/// services each come from a part of their own.
 ///
 /// Each part only needs its own trait. This is how to change one concern of
 /// a store and keep the rest: a wrapper that counts sweeps, say, implements
-/// [`ReservationStore`] around the real store, and the other two parts are
+/// [`ReservationStore`] around the real store, and the other parts are
 /// the real store itself, shared through an [`Arc`](std::sync::Arc).
 ///
 /// ```
@@ -32,7 +33,8 @@ use crate::model::Reservation;
 /// let store = Composed {
 ///     calendar: shared.clone(),
 ///     reservations: shared.clone(),
-///     schedules: shared,
+///     schedules: shared.clone(),
+///     services: shared,
 /// };
 /// let clock = ManualClock::new(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap());
 /// let scheduler = Scheduler::new(store, clock, Policy::default());
@@ -42,15 +44,18 @@ use crate::model::Reservation;
 /// # });
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct Composed<C, R, S> {
+pub struct Composed<C, R, S, V> {
     /// Slots and calendar versions.
     pub calendar: C,
     /// Reservations.
     pub reservations: R,
     /// Weekly schedules.
     pub schedules: S,
+    /// Services.
+    pub services: V,
 }
 
-delegate!(impl[C: CalendarStore, R: Send + Sync, S: Send + Sync] CalendarStore for Composed<C, R, S>, self => self.calendar);
-delegate!(impl[C: Send + Sync, R: ReservationStore, S: Send + Sync] ReservationStore for Composed<C, R, S>, self => self.reservations);
-delegate!(impl[C: Send + Sync, R: Send + Sync, S: ScheduleStore] ScheduleStore for Composed<C, R, S>, self => self.schedules);
+delegate!(impl[C: CalendarStore, R: Send + Sync, S: Send + Sync, V: Send + Sync] CalendarStore for Composed<C, R, S, V>, self => self.calendar);
+delegate!(impl[C: Send + Sync, R: ReservationStore, S: Send + Sync, V: Send + Sync] ReservationStore for Composed<C, R, S, V>, self => self.reservations);
+delegate!(impl[C: Send + Sync, R: Send + Sync, S: ScheduleStore, V: Send + Sync] ScheduleStore for Composed<C, R, S, V>, self => self.schedules);
+delegate!(impl[C: Send + Sync, R: Send + Sync, S: Send + Sync, V: ServiceStore] ServiceStore for Composed<C, R, S, V>, self => self.services);

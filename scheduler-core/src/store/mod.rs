@@ -10,10 +10,11 @@
 //! | [`CalendarStore`] | each provider's slots and its calendar version |
 //! | [`ReservationStore`] | reservations: the hold, its moves, reads and the sweep |
 //! | [`ScheduleStore`] | each provider's weekly schedule, as text |
+//! | [`ServiceStore`] | each provider's services |
 //!
-//! [`Store`] is all of them: any type that implements the three is a store.
+//! [`Store`] is all of them: any type that implements the four is a store.
 //! A backend implements each in its module of the same name (`calendar`,
-//! `reservations`, `schedules`).
+//! `reservations`, `schedules`, `services`).
 //!
 //! Every method must be safe to call concurrently from many tasks and, for
 //! shared databases, many processes. Reservations are returned as stored:
@@ -26,26 +27,31 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 use crate::grid::SlotStart;
-use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId};
+use crate::ids::{ClientId, IdempotencyKey, ProviderId, ReservationId, ServiceId, SlotId};
 use crate::model::Reservation;
+use crate::service::{Claim, Service};
 
 mod calendar;
 mod reservations;
 mod schedules;
+mod services;
 
 pub use calendar::{CalendarStore, StoreWithdrawal};
 pub use composed::Composed;
-pub use reservations::{HoldOutcome, HoldRequest, ReservationPage, ReservationStore};
+pub use reservations::{
+    HoldOutcome, HoldRequest, RescheduleOutcome, ReservationPage, ReservationStore,
+};
 pub use schedules::{ScheduleStore, StoredSchedule};
+pub use services::ServiceStore;
 
 /// Everything the [`Scheduler`](crate::Scheduler) needs of its storage: the
-/// three stores by concern, in one type.
+/// four stores by concern, in one type.
 ///
 /// Implemented for every type that implements them; a backend never
 /// implements it by hand.
-pub trait Store: CalendarStore + ReservationStore + ScheduleStore {}
+pub trait Store: CalendarStore + ReservationStore + ScheduleStore + ServiceStore {}
 
-impl<T: CalendarStore + ReservationStore + ScheduleStore + ?Sized> Store for T {}
+impl<T: CalendarStore + ReservationStore + ScheduleStore + ServiceStore + ?Sized> Store for T {}
 
 /// A half-open span of slot starts `[from, to)`, both on the grid.
 ///
@@ -94,6 +100,9 @@ macro_rules! delegate {
             async fn free_slots(&$this, provider: &ProviderId, bounds: SlotBounds, limit: usize, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
                 $($target)+.free_slots(provider, bounds, limit, now).await
             }
+            async fn slot_starts(&$this, provider: &ProviderId, bounds: SlotBounds, limit: usize) -> Result<Vec<DateTime<Utc>>> {
+                $($target)+.slot_starts(provider, bounds, limit).await
+            }
             async fn versioned_free_slots(&$this, provider: &ProviderId, bounds: SlotBounds, limit: usize, now: DateTime<Utc>) -> Result<(u64, Vec<DateTime<Utc>>)> {
                 $($target)+.versioned_free_slots(provider, bounds, limit, now).await
             }
@@ -104,6 +113,12 @@ macro_rules! delegate {
         impl<$($generics)*> ReservationStore for $type {
             async fn hold(&$this, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
                 $($target)+.hold(request, now).await
+            }
+            async fn reschedule(&$this, id: ReservationId, slot: &SlotId, claim: Claim, now: DateTime<Utc>) -> Result<RescheduleOutcome> {
+                $($target)+.reschedule(id, slot, claim, now).await
+            }
+            async fn blocked_cells(&$this, provider: &ProviderId, bounds: SlotBounds, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
+                $($target)+.blocked_cells(provider, bounds, now).await
             }
             async fn reservation(&$this, id: ReservationId) -> Result<Option<Reservation>> {
                 $($target)+.reservation(id).await
@@ -148,6 +163,23 @@ macro_rules! delegate {
             }
         }
     };
+    (impl[$($generics:tt)*] ServiceStore for $type:ty, $this:ident => $($target:tt)+) => {
+        #[async_trait]
+        impl<$($generics)*> ServiceStore for $type {
+            async fn put_service(&$this, service: &Service) -> Result<bool> {
+                $($target)+.put_service(service).await
+            }
+            async fn service(&$this, provider: &ProviderId, id: &ServiceId) -> Result<Option<Service>> {
+                $($target)+.service(provider, id).await
+            }
+            async fn services(&$this, provider: &ProviderId) -> Result<Vec<Service>> {
+                $($target)+.services(provider).await
+            }
+            async fn delete_service(&$this, provider: &ProviderId, id: &ServiceId) -> Result<bool> {
+                $($target)+.delete_service(provider, id).await
+            }
+        }
+    };
 }
 
 // A scheduler can hold `Arc<S>`, or a `Box<dyn Store>` chosen at run time.
@@ -157,6 +189,8 @@ delegate!(impl[S: ScheduleStore + ?Sized] ScheduleStore for Arc<S>, self => (**s
 delegate!(impl[S: CalendarStore + ?Sized] CalendarStore for Box<S>, self => (**self));
 delegate!(impl[S: ReservationStore + ?Sized] ReservationStore for Box<S>, self => (**self));
 delegate!(impl[S: ScheduleStore + ?Sized] ScheduleStore for Box<S>, self => (**self));
+delegate!(impl[S: ServiceStore + ?Sized] ServiceStore for Arc<S>, self => (**self));
+delegate!(impl[S: ServiceStore + ?Sized] ServiceStore for Box<S>, self => (**self));
 
 // After the macro, which it uses.
 mod composed;

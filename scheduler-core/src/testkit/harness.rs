@@ -8,10 +8,11 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 use crate::clock::ManualClock;
 use crate::grid::{TimeRange, Window};
-use crate::ids::{ClientId, ProviderId, SlotId};
+use crate::ids::{ClientId, ProviderId, ServiceId, SlotId};
 use crate::model::{Reservation, Slot};
 use crate::policy::Policy;
 use crate::scheduler::{ListQuery, Scheduler};
+use crate::service::Service;
 use crate::store::Store;
 
 /// A scheduler over a fresh store, its manual clock, and helpers for cases.
@@ -171,6 +172,62 @@ impl<S: Store> Harness<S> {
                 None => return all,
             }
         }
+    }
+
+    /// Stores `provider`'s service `id`: `minutes` long, with `before` and
+    /// `after` minutes of buffer; panics on refusal.
+    pub async fn put_service(
+        &self,
+        provider: &ProviderId,
+        id: &str,
+        minutes: i64,
+        before: i64,
+        after: i64,
+    ) -> Service {
+        let service = Service::new(
+            provider.clone(),
+            ServiceId::new(id).expect("valid service id"),
+            id,
+            TimeDelta::minutes(minutes),
+        )
+        .buffer_before(TimeDelta::minutes(before))
+        .buffer_after(TimeDelta::minutes(after));
+        self.scheduler
+            .put_service(&service)
+            .await
+            .unwrap_or_else(|err| panic!("service {id} refused: {err:?}"));
+        service
+    }
+
+    /// Every start of `service` reservable now, following cursors to the end,
+    /// `limit` a page.
+    pub async fn service_starts_paged(&self, service: &Service, limit: u32) -> Vec<Slot> {
+        let mut all = Vec::new();
+        let mut query = ListQuery::all().limit(limit);
+        loop {
+            let page = self
+                .scheduler
+                .list_service_starts(&service.provider_id, &service.id, query.clone())
+                .await
+                .expect("service listing works");
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(cursor) => query = query.cursor(cursor),
+                None => return all,
+            }
+        }
+    }
+
+    /// The instants at which `service` can start now.
+    pub async fn service_starts(&self, service: &Service) -> Vec<DateTime<Utc>> {
+        let page = self.scheduler.policy().max_page();
+        let starts = self.service_starts_paged(service, page).await;
+        starts.into_iter().map(|slot| slot.start).collect()
+    }
+
+    /// The id that books `service` at `start`.
+    pub fn service_slot(&self, service: &Service, start: DateTime<Utc>) -> SlotId {
+        SlotId::new(service.provider_id.clone(), start).for_service(service.id.clone())
     }
 
     /// The range `[from, to)`, panicking unless `from < to`.

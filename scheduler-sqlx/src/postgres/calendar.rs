@@ -62,6 +62,24 @@ impl CalendarStore for PostgresStore {
         starts.into_iter().map(from_seconds).collect()
     }
 
+    async fn slot_starts(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let mut conn = self.conns.get().await?;
+        let starts = sqlx::query_scalar(SLOT_STARTS)
+            .bind(provider.as_str())
+            .bind(bounds.from.timestamp())
+            .bind(bounds.to.timestamp())
+            .bind(row::limit(limit))
+            .fetch_all(&mut *conn)
+            .await;
+        let starts: Vec<i64> = conn.settle(starts)?;
+        starts.into_iter().map(from_seconds).collect()
+    }
+
     /// The calendar's version and a page of free slots, from one snapshot.
     async fn versioned_free_slots(
         &self,
@@ -102,12 +120,10 @@ macro_rules! free_slots {
         "
     SELECT s.start_s FROM slots s
     WHERE s.provider_id = $1 AND s.start_s >= $2 AND s.start_s < $3
-      AND NOT EXISTS (
-        SELECT 1 FROM reservations r
-        WHERE r.provider_id = s.provider_id AND r.start_s = s.start_s AND r.occupying
-          AND r.status IN ('held', 'confirmed')
-          AND (r.status = 'confirmed' OR r.expires_us > $4)
-      )
+      AND NOT coalesce((
+        SELECT c.expires_us IS NULL OR c.expires_us > $4 FROM claims c
+        WHERE c.provider_id = s.provider_id AND c.cell_s = s.start_s
+      ), false)
     ORDER BY s.start_s
     LIMIT $5"
     };
@@ -115,25 +131,12 @@ macro_rules! free_slots {
 
 /// The free slots in `[$2, $3)` at `$4`, ascending, at most `$5`.
 ///
-/// The `occupying` test repeats the predicate of the unique partial index
-/// `reservations_one_live_per_slot`, so the anti-join can probe it; the
-/// status tests then drop a lapsed or swept hold that still occupies it. On
-/// a calendar of 20,000 slots (out of 120,000, half of them reserved) the plan
-/// walks the primary key in order and stops at the page, so the cost follows
-/// the page, not the calendar (`tests/postgres_schema.rs` checks it):
-///
-/// ```text
-/// Limit  (cost=0.71..50.97 rows=51 width=8)
-///   ->  Nested Loop Anti Join  (cost=0.71..17849.15 rows=18112 width=8)
-///         ->  Index Only Scan using slots_pkey on slots s  (cost=0.42..3319.43 rows=19948 width=11)
-///               Index Cond: ((provider_id = 'p0'::text) AND (start_s >= '1894179600'::bigint)
-///                            AND (start_s < '1912179600'::bigint))
-///         ->  Index Scan using reservations_one_live_per_slot on reservations r  (cost=0.29..0.73 rows=1 width=11)
-///               Index Cond: ((provider_id = s.provider_id) AND (provider_id = 'p0'::text COLLATE "C")
-///                            AND (start_s = s.start_s))
-///               Filter: ((status = ANY ('{held,confirmed}'::text[]))
-///                        AND ((status = 'confirmed'::text) OR (expires_us > '1894003200000000'::bigint)))
-/// ```
+/// The plan walks the slots' primary key in order, probes the claims'
+/// primary key once for each slot, and stops at the page, so the cost
+/// follows the page, not the calendar (`tests/postgres_schema.rs` checks
+/// it). The probe is a scalar subquery (a cell has at most one claim), not
+/// `NOT EXISTS`: PostgreSQL may plan an anti-join as a merge join that sorts
+/// every claim of the provider first, whatever the page.
 const FREE: &str = free_slots!();
 
 /// The calendar's version (NULL before any write) and [`FREE`]'s page as an
@@ -155,7 +158,8 @@ const LOCK_RANGE: &str = "
     ORDER BY start_s
     FOR UPDATE";
 
-/// Deletes the locked slots (`$5`) that are free at `$4`. Under READ
+/// Deletes the locked slots (`$5`) except those inside the appointment of a
+/// reservation live at `$4` (a slot under a buffer goes). Under READ
 /// COMMITTED this statement takes a fresh snapshot, after the locks, so it
 /// sees every hold that committed while the lock was awaited; limiting it to
 /// the locked starts keeps it from judging a slot it holds no lock on.
@@ -164,23 +168,34 @@ const DELETE_FREE: &str = "
     WHERE s.provider_id = $1 AND s.start_s >= $2 AND s.start_s < $3
       AND s.start_s = ANY($5)
       AND NOT EXISTS (
-        SELECT 1 FROM reservations r
-        WHERE r.provider_id = s.provider_id AND r.start_s = s.start_s AND r.occupying
-          AND r.status IN ('held', 'confirmed')
-          AND (r.status = 'confirmed' OR r.expires_us > $4)
+        SELECT 1 FROM claims c JOIN reservations r ON r.id = c.reservation_id
+        WHERE c.provider_id = s.provider_id AND c.cell_s = s.start_s
+          AND (c.expires_us IS NULL OR c.expires_us > $4)
+          AND r.start_s <= s.start_s AND s.start_s < r.end_s
       )
     RETURNING s.start_s";
 
-/// The live reservations on the slots kept, as conflicts.
+/// The reservations whose appointments kept slots in the range, each once:
+/// after [`DELETE_FREE`], every slot left in the range is inside one, and
+/// its cell's live claim names it.
 const LIVE_IN_RANGE: &str = concat!(
     "SELECT ",
     reservation_columns!(),
     " FROM reservations
-     WHERE provider_id = $1 AND start_s >= $2 AND start_s < $3 AND occupying
-       AND status IN ('held', 'confirmed')
-       AND (status = 'confirmed' OR expires_us > $4)
+     WHERE id IN (
+       SELECT c.reservation_id FROM slots s
+       JOIN claims c ON c.provider_id = s.provider_id AND c.cell_s = s.start_s
+       WHERE s.provider_id = $1 AND s.start_s >= $2 AND s.start_s < $3
+         AND (c.expires_us IS NULL OR c.expires_us > $4))
      ORDER BY start_s, id"
 );
+
+/// `$1`'s slot starts in `[$2, $3)`, free or not, at most `$4`.
+const SLOT_STARTS: &str = "
+    SELECT start_s FROM slots
+    WHERE provider_id = $1 AND start_s >= $2 AND start_s < $3
+    ORDER BY start_s
+    LIMIT $4";
 
 async fn add_on(
     conn: &mut PgConnection,

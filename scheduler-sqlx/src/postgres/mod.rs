@@ -39,6 +39,7 @@ mod calendar;
 mod conns;
 mod reservations;
 mod schedules;
+mod services;
 
 /// The embedded migrations of `migrations/postgres`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

@@ -115,6 +115,23 @@ impl CalendarStore for SqliteStore {
         starts::joined(joined.as_deref().unwrap_or(""))
     }
 
+    async fn slot_starts(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let joined: Option<String> = sqlx::query_scalar(SLOT_STARTS_JOINED)
+            .bind(provider.as_str())
+            .bind(bounds.from.timestamp())
+            .bind(bounds.to.timestamp())
+            .bind(row::limit(limit))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(storage)?;
+        starts::joined(joined.as_deref().unwrap_or(""))
+    }
+
     /// The calendar's version and a page of free slots, from one snapshot.
     async fn versioned_free_slots(
         &self,
@@ -145,8 +162,7 @@ const INSERT_BATCH: usize = 400;
 /// microseconds, `$5` limit.
 ///
 /// The range walks the slots' primary key in order and stops after the
-/// limit; each slot costs one probe of the live-reservation index, which the
-/// `status IN (...)` term lets the planner use. The limit is an expression,
+/// limit; each slot costs one probe of the claims' primary key. The limit is an expression,
 /// not a bare `$5`: SQLite plans a bare `LIMIT ?` for the value bound, and so
 /// parses and plans the statement again every time it is bound anew.
 macro_rules! free_slots {
@@ -154,10 +170,9 @@ macro_rules! free_slots {
         "SELECT s.start_s FROM slots AS s
 WHERE s.provider_id = $1 AND s.start_s >= $2 AND s.start_s < $3
   AND NOT EXISTS (
-    SELECT 1 FROM reservations AS r
-    WHERE r.provider_id = s.provider_id AND r.start_s = s.start_s
-      AND r.status IN ('held', 'confirmed')
-      AND (r.status = 'confirmed' OR r.expires_us > $4))
+    SELECT 1 FROM claims AS c
+    WHERE c.provider_id = s.provider_id AND c.cell_s = s.start_s
+      AND (c.expires_us IS NULL OR c.expires_us > $4))
 ORDER BY s.start_s
 LIMIT CAST($5 AS INTEGER)"
     };
@@ -182,25 +197,39 @@ pub(super) const VERSIONED_FREE_SLOTS: &str = concat!(
     "))"
 );
 
-/// `$1` provider, `[$2, $3)` start seconds, `$4` now in microseconds.
+/// `$1` provider, `[$2, $3)` start seconds, `$4` now in microseconds:
+/// removes every slot but those inside the appointment of a reservation
+/// live at `$4` (a slot under a buffer goes).
 const DELETE_FREE: &str = "
 DELETE FROM slots AS s
 WHERE s.provider_id = $1 AND s.start_s >= $2 AND s.start_s < $3
   AND NOT EXISTS (
-    SELECT 1 FROM reservations AS r
-    WHERE r.provider_id = s.provider_id AND r.start_s = s.start_s
-      AND r.status IN ('held', 'confirmed')
-      AND (r.status = 'confirmed' OR r.expires_us > $4))
+    SELECT 1 FROM claims AS c JOIN reservations AS r ON r.id = c.reservation_id
+    WHERE c.provider_id = s.provider_id AND c.cell_s = s.start_s
+      AND (c.expires_us IS NULL OR c.expires_us > $4)
+      AND r.start_s <= s.start_s AND s.start_s < r.end_s)
 RETURNING start_s";
 
-/// The live reservations on `$1`'s slots in `[$2, $3)` at `$4`: run after
-/// [`DELETE_FREE`], they are exactly the slots it kept.
+/// The reservations whose appointments kept `$1`'s slots in `[$2, $3)` at
+/// `$4`, each once: run after [`DELETE_FREE`], every slot left in the range
+/// is inside one, and its cell's live claim names it.
 const LIVE_IN_RANGE: &str = concat!(
     "SELECT ",
     reservation_columns!(),
     " FROM reservations
-     WHERE provider_id = $1 AND start_s >= $2 AND start_s < $3
-       AND status IN ('held', 'confirmed')
-       AND (status = 'confirmed' OR expires_us > $4)
+     WHERE id IN (
+       SELECT c.reservation_id FROM slots AS s
+       JOIN claims AS c ON c.provider_id = s.provider_id AND c.cell_s = s.start_s
+       WHERE s.provider_id = $1 AND s.start_s >= $2 AND s.start_s < $3
+         AND (c.expires_us IS NULL OR c.expires_us > $4))
      ORDER BY start_s"
 );
+
+/// `$1`'s slot starts in `[$2, $3)`, free or not, at most `$4`, as one
+/// comma-joined text (see [`FREE_SLOTS_JOINED`]).
+const SLOT_STARTS_JOINED: &str = "
+SELECT group_concat(start_s) FROM (
+  SELECT start_s FROM slots
+  WHERE provider_id = $1 AND start_s >= $2 AND start_s < $3
+  ORDER BY start_s
+  LIMIT CAST($4 AS INTEGER))";

@@ -1,7 +1,7 @@
 //! [`SqliteStore`]: the scheduler's storage in one SQLite database.
 //!
 //! Each store trait is implemented in the module of its name (`calendar`,
-//! `reservations`, `schedules`), beside its statements; this module owns the
+//! `reservations`, `schedules`, `services`), beside its statements; this module owns the
 //! connections and the migrations.
 
 crate::versions::version_reads!(sqlx::SqliteConnection);
@@ -12,6 +12,7 @@ mod connect;
 mod plans;
 mod reservations;
 mod schedules;
+mod services;
 mod starts;
 
 use std::sync::Arc;

@@ -50,7 +50,7 @@ async fn assert_indexed(store: &SqliteStore, what: &str, sql: &str, index: &str)
 }
 
 #[tokio::test]
-async fn free_slot_listing_walks_the_slot_key_and_the_live_index() {
+async fn free_slot_listing_walks_the_slot_key_and_probes_the_claims_key() {
     for sql in [slots::FREE_SLOTS_JOINED, slots::VERSIONED_FREE_SLOTS] {
         free_slot_plan(sql).await;
     }
@@ -69,7 +69,7 @@ async fn free_slot_plan(sql: &str) {
         !plan.iter().any(|step| step.contains("TEMP B-TREE")),
         "free slots are sorted after the fact: {plan:#?}"
     );
-    assert_indexed(&store, "free slots", sql, "reservations_one_live_per_slot").await;
+    assert_indexed(&store, "free slots", sql, "SEARCH c USING PRIMARY KEY").await;
 }
 
 #[tokio::test]
@@ -105,14 +105,16 @@ async fn sweeper_walks_the_due_hold_index() {
 }
 
 #[tokio::test]
-async fn hold_probes_the_slot_key_and_the_live_index() {
+async fn hold_probes_the_slot_key_and_the_claims_key() {
     let store = store().await;
-    let sql = hold::INSERT_IF_FREE;
-    assert_indexed(&store, "hold", sql, "reservations_one_live_per_slot").await;
+    let sql = hold::CLAIM_IF_FREE;
     let plan = plan(&store, sql).await;
-    assert!(
-        plan.iter()
-            .any(|step| step.starts_with("SEARCH slots") && step.contains("USING PRIMARY KEY")),
-        "hold does not probe the slots' primary key: {plan:#?}"
-    );
+    for table in ["slots", "claims"] {
+        assert!(
+            plan.iter()
+                .any(|step| step.starts_with(&format!("SEARCH {table}"))
+                    && step.contains("PRIMARY KEY")),
+            "hold does not probe the primary key of {table}: {plan:#?}"
+        );
+    }
 }

@@ -82,8 +82,9 @@ impl TestDb {
         &self.admin
     }
 
-    /// Creates a fresh schema with the migrations applied; returns its name.
-    pub async fn schema(&self) -> String {
+    /// Creates a fresh schema with no tables, dropped with the `TestDb`;
+    /// returns its name.
+    pub async fn empty_schema(&self) -> String {
         let name = format!(
             "sched_test_{:x}",
             ReservationId::generate().to_u128() as u64
@@ -93,6 +94,12 @@ impl TestDb {
             .await
             .expect("create a test schema");
         self.schemas.lock().unwrap().push(name.clone());
+        name
+    }
+
+    /// Creates a fresh schema with the migrations applied; returns its name.
+    pub async fn schema(&self) -> String {
+        let name = self.empty_schema().await;
         let pool = self.pool(&name, 1).await;
         PostgresStore::from_pool(pool.clone())
             .migrate()

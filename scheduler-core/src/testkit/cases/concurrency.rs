@@ -256,3 +256,83 @@ pub async fn confirm_and_cancel_race_consistently<S: Store + 'static>(h: Harness
     }
     assert_eq!(h.reservable(&p).await, slots, "every slot free again");
 }
+
+pub async fn overlapping_services_race_and_never_overlap<S: Store + 'static>(h: Harness<S>) {
+    let p = h.provider("p");
+    let visit = h.put_service(&p, "visit", 45, 15, 15).await;
+    h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 13, 0, 0))
+        .await;
+    let starts = h.service_starts(&visit).await;
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let (scheduler, barrier) = (h.scheduler.clone(), barrier.clone());
+        let slot = h.service_slot(&visit, starts[i % starts.len()]);
+        let client = h.client(&format!("c{i}"));
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            scheduler.reserve(&slot, &client, None).await
+        }));
+    }
+    let mut won = Vec::new();
+    for task in tasks {
+        match task.await.expect("task ran") {
+            Ok(held) => won.push(held),
+            Err(Error::SlotUnavailable { .. }) => {}
+            Err(err) => panic!("a racer got {err:?}"),
+        }
+    }
+    assert!(!won.is_empty(), "someone wins");
+    won.sort_by_key(|r| r.blocked_start);
+    for pair in won.windows(2) {
+        assert!(
+            pair[0].blocked_end <= pair[1].blocked_start,
+            "two live bookings overlap: {pair:?}"
+        );
+    }
+    let mut stored = h.provider_bookings(&p).await;
+    stored.sort_by_key(|r| r.blocked_start);
+    assert_eq!(stored, won, "what was stored is what won");
+    assert!(
+        h.service_starts(&visit).await.is_empty(),
+        "greedy or not, the winners leave no room for another 45 + 30 minutes: {won:?}"
+    );
+}
+
+pub async fn reschedules_race_for_one_start<S: Store + 'static>(h: Harness<S>) {
+    const MOVERS: usize = 16;
+    let p = h.provider("p");
+    let slots = h
+        .open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 14, 0, 0))
+        .await;
+    let target = slots[MOVERS].id.clone();
+    let barrier = Arc::new(Barrier::new(MOVERS));
+    let mut tasks = Vec::new();
+    for (i, slot) in slots.iter().take(MOVERS).enumerate() {
+        let client = h.client(&format!("c{i}"));
+        let held = h.hold(&slot.id, &client).await;
+        let (scheduler, barrier, target) = (h.scheduler.clone(), barrier.clone(), target.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            scheduler
+                .reschedule(held.id, &target, &Actor::Client(client))
+                .await
+        }));
+    }
+    let mut moved = Vec::new();
+    for task in tasks {
+        match task.await.expect("task ran") {
+            Ok(reservation) => moved.push(reservation),
+            Err(Error::SlotUnavailable { .. }) => {}
+            Err(err) => panic!("a mover got {err:?}"),
+        }
+    }
+    assert_eq!(moved.len(), 1, "exactly one moves: {moved:?}");
+    let on_target = h
+        .provider_bookings(&p)
+        .await
+        .into_iter()
+        .filter(|r| r.slot_id == target)
+        .count();
+    assert_eq!(on_target, 1);
+}

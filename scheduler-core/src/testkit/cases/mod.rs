@@ -26,9 +26,11 @@ pub mod idempotency;
 pub mod listing;
 #[cfg(feature = "tz")]
 pub mod published_schedules;
+pub mod reschedule;
 pub mod reservations;
 pub mod reserve;
 pub mod schedules;
+pub mod services;
 pub mod versions;
 pub mod withdraw;
 
@@ -145,6 +147,8 @@ macro_rules! __conformance_cases {
                 concurrent_sweepers_expire_each_hold_once,
                 many_clients_race_for_a_lapsed_hold,
                 confirm_and_cancel_race_consistently,
+                overlapping_services_race_and_never_overlap,
+                reschedules_race_for_one_start,
             ],
             versions: [
                 version_counts_only_writes_that_change_slots,
@@ -152,6 +156,29 @@ macro_rules! __conformance_cases {
                 current_version_applies,
                 concurrent_writes_at_one_version_let_one_through,
                 versioned_listing_matches_version_then_page,
+            ],
+            services: [
+                services_are_kept_per_provider_by_id,
+                invalid_service_is_refused_naming_the_field,
+                service_starts_need_every_slot_of_the_appointment,
+                buffers_need_no_availability_but_block_other_bookings,
+                buffers_of_two_bookings_never_overlap,
+                service_notice_is_the_stricter_of_policy_and_service,
+                service_horizon_is_the_stricter_of_policy_and_service,
+                bookings_keep_their_spans_when_the_service_changes,
+                a_lapsed_hold_in_the_way_is_retired_exactly_at_expiry,
+                withdrawal_keeps_the_appointment_and_drops_its_buffers,
+                service_listing_matches_a_slot_by_slot_check,
+            ],
+            reschedule: [
+                reschedule_moves_the_claim_and_keeps_the_rest,
+                reschedule_to_where_it_is_returns_it_unchanged,
+                reschedule_may_overlap_its_own_time,
+                reschedule_onto_another_booking_is_refused,
+                reschedule_respects_notice,
+                reschedule_across_kinds_is_a_mismatch,
+                reschedule_of_a_settled_reservation_is_refused,
+                reschedule_is_for_its_client_and_provider_only,
             ],
             schedules: [
                 put_at_a_stale_version_is_refused,

@@ -1,60 +1,90 @@
 //! The hold: the compare-and-set at the heart of double-booking prevention.
 
 use chrono::{DateTime, Utc};
-use scheduler_core::Result;
 use scheduler_core::store::{HoldOutcome, HoldRequest};
-use sqlx::PgConnection;
+use scheduler_core::{Result, ServiceId};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{PgConnection, Postgres};
 
 use super::by_key_on;
-use crate::row::{ReservationRow, id_bytes, micros, storage};
+use crate::row::{ReservationRow, buffers, id_bytes, limit, micros, storage};
 
-/// Takes the hold in one statement, or inserts nothing.
-///
-/// - `slot` locks the slot's row, so holds on one slot run one at a time and a
-///   withdrawal (which locks the rows it deletes) cannot slip in between.
-/// - `stale` vacates the slot of a lapsed hold (held past its expiry, or
-///   already swept to `expired`), taking it out of the unique index
-///   `reservations_one_live_per_slot` so the insert can go in, and `unqueued`
-///   takes it off the sweeper's queue. The insert reads `freed`, an aggregate
-///   over `stale`: PostgreSQL runs a data-modifying CTE that nothing reads
-///   only after the main statement, and the insert would then collide with
-///   the stale row still in the index.
-/// - `NOT EXISTS` is the free-at-`now` test. Its snapshot predates the lock
-///   wait, so a hold committed meanwhile is invisible to it; the unique index
-///   catches that one, and `ON CONFLICT DO NOTHING` turns the collision (or a
-///   concurrent use of the same idempotency key) into "no row".
-/// - `queued` puts the new hold on the sweeper's queue, `hold_expiries`.
-const HOLD: &str = concat!(
-    "WITH slot AS (
-        SELECT provider_id, start_s FROM slots
-        WHERE provider_id = $1 AND start_s = $2
-        FOR UPDATE
-    ),
-    stale AS (
-        UPDATE reservations SET status = 'expired', occupying = false
-        WHERE provider_id = $1 AND start_s = $2 AND occupying
-          AND (status = 'expired' OR (status = 'held' AND expires_us <= $3))
-          AND EXISTS (SELECT 1 FROM slot)
+/// Expires the lapsed holds that claim a cell of `[$10, $11)` of provider
+/// `$1` at `$3`, as the CTE `stale`, then drops their claims (`released`)
+/// and takes them off the sweeper's queue (`unqueued`). The `UPDATE`
+/// re-checks each hold after waiting for its row lock, so a hold confirmed
+/// meanwhile is left alone with its claims. Shared with rescheduling.
+macro_rules! retire_lapsed {
+    () => {
+        concat!(
+            "stale AS (
+        UPDATE reservations SET status = 'expired'
+        WHERE id IN (
+            SELECT reservation_id FROM claims
+            WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11 AND expires_us <= $3)
+          AND status = 'held' AND expires_us <= $3
         RETURNING id, expires_us
     ),
+    released AS (
+        DELETE FROM claims WHERE reservation_id IN (SELECT id FROM stale)
+        RETURNING cell_s
+    ),
     ",
-    unqueued!("stale"),
+            unqueued!("stale")
+        )
+    };
+}
+pub(in crate::postgres) use retire_lapsed;
+
+/// Takes the hold in one statement, or changes nothing.
+///
+/// - `slot` locks the appointment's slot rows in order, so holds that share
+///   a slot run one at a time and a withdrawal (which locks the rows it
+///   deletes) cannot slip in between; it also counts them, all `$12` of
+///   which must be published.
+/// - `retire_lapsed!` retires the lapsed holds in the way. `claimed` reads
+///   `released` in full first: PostgreSQL runs a data-modifying CTE that
+///   nothing reads only after the main statement, and the insert would then
+///   meet the lapsed claims still in the primary key.
+/// - `claimed` inserts one claim per blocked cell `[$10, $11)`, `$13`
+///   seconds apart, if the cells are free at `$3`. Its snapshot predates the
+///   lock wait, so a claim committed meanwhile is invisible to `NOT EXISTS`;
+///   the primary key then refuses the insert with a unique violation, which
+///   aborts the whole statement (as a used idempotency key does for `held`).
+///   The caller reads either as "nothing inserted" and says why.
+/// - `held` inserts the reservation once its claims are in, and `queued`
+///   puts it on the sweeper's queue, `hold_expiries`.
+const HOLD: &str = concat!(
+    "WITH slot AS (
+        SELECT start_s FROM slots
+        WHERE provider_id = $1 AND start_s >= $2 AND start_s < $6
+        ORDER BY start_s
+        FOR UPDATE
+    ),
     ",
-    freed AS (SELECT count(*) AS n FROM stale),
+    retire_lapsed!(),
+    ",
+    claimed AS (
+        INSERT INTO claims (provider_id, cell_s, reservation_id, expires_us)
+        SELECT $1, cell, $4, $8
+        FROM generate_series($10::bigint, $11::bigint - $13::bigint, $13::bigint) AS cell
+        WHERE (SELECT count(*) FROM slot) = $12
+          AND (SELECT count(*) FROM released) >= 0
+          AND NOT EXISTS (
+              SELECT 1 FROM claims c
+              WHERE c.provider_id = $1 AND c.cell_s >= $10 AND c.cell_s < $11
+                AND (c.expires_us IS NULL OR c.expires_us > $3)
+          )
+        RETURNING cell_s
+    ),
     held AS (
         INSERT INTO reservations (
-            id, provider_id, client_id, start_s, end_s, status,
-            created_us, expires_us, confirmed_us, idempotency_key, occupying
+            id, provider_id, client_id, service_id, start_s, end_s, buffer_before_s,
+            buffer_after_s, status, created_us, expires_us, confirmed_us, idempotency_key
         )
-        SELECT $4, slot.provider_id, $5, slot.start_s, $6, 'held', $7, $8, NULL, $9, true
-        FROM slot CROSS JOIN freed
-        WHERE NOT EXISTS (
-            SELECT 1 FROM reservations r
-            WHERE r.provider_id = $1 AND r.start_s = $2 AND r.occupying
-              AND r.status IN ('held', 'confirmed')
-              AND (r.status = 'confirmed' OR r.expires_us > $3)
-        )
-        ON CONFLICT DO NOTHING
+        SELECT $4, $1, $5, $14, $2, $6, $15, $16, 'held', $7, $8, NULL, $9
+        WHERE EXISTS (SELECT 1 FROM claimed)
         RETURNING ",
     reservation_columns!(),
     "),
@@ -66,8 +96,15 @@ const HOLD: &str = concat!(
     " FROM held"
 );
 
-const SLOT_EXISTS: &str =
-    "SELECT EXISTS (SELECT 1 FROM slots WHERE provider_id = $1 AND start_s = $2)";
+/// Why the appointment `[$2, $6)` (`$12` slots) of `$1`, blocking `[$10,
+/// $11)`, was refused at `$3`.
+const CLAIM_STATE: &str = "
+    SELECT
+      (SELECT count(*) FROM slots WHERE provider_id = $1 AND start_s >= $2 AND start_s < $6) = $12,
+      EXISTS (
+          SELECT 1 FROM claims
+          WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11
+            AND (expires_us IS NULL OR expires_us > $3))";
 
 /// The hold and, when it inserted nothing, the statements that say why, all
 /// on one connection.
@@ -77,12 +114,53 @@ pub(super) async fn hold_on(
     now: DateTime<Utc>,
 ) -> Result<HoldOutcome> {
     let new = request.reservation;
+    let (before, after) = buffers(new);
     // No key lookup first: the scheduler has just made one, and a key used
-    // since then makes the insert's `ON CONFLICT` refuse, which is reported
-    // below. One round trip for the common case.
-    let inserted: Option<ReservationRow> = sqlx::query_as(HOLD)
+    // since then makes the insert fail, which is reported below. One round
+    // trip for the common case.
+    let inserted = claim_params(sqlx::query_as::<_, ReservationRow>(HOLD), &request, now)
+        .bind(new.service_id.as_ref().map(ServiceId::as_str))
+        .bind(before)
+        .bind(after)
+        .fetch_optional(&mut *conn)
+        .await;
+    match inserted {
+        Ok(Some(row)) => return Ok(HoldOutcome::Held(row.into_reservation()?)),
+        Ok(None) => {}
+        Err(err) if is_unique_violation(&err) => {}
+        Err(err) => return Err(storage(err)),
+    }
+    // Nothing inserted: say why, in the order the contract ranks the reasons.
+    // The unique violation waited for the concurrent request it met to
+    // commit, so a used key or a claim is visible now.
+    if let Some(key) = request.key
+        && let Some(original) = by_key_on(conn, &new.client_id, key).await?
+    {
+        return Ok(HoldOutcome::KeyUsed(original));
+    }
+    let (published, taken): (bool, bool) = claim_params(sqlx::query_as(CLAIM_STATE), &request, now)
+        .fetch_one(conn)
+        .await
+        .map_err(storage)?;
+    Ok(match (published, taken) {
+        (false, _) => HoldOutcome::NoSuchSlot,
+        (true, _) => HoldOutcome::SlotTaken,
+    })
+}
+
+/// Binds `$1`-`$13` of the hold's statements: the provider, the
+/// appointment, now, the new reservation and its claim.
+fn claim_params<'q, O>(
+    query: QueryAs<'q, Postgres, O, PgArguments>,
+    request: &HoldRequest<'q>,
+    now: DateTime<Utc>,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    let new = request.reservation;
+    let blocked = request.claim.blocked();
+    let (first, end) = (blocked.first().timestamp(), blocked.end().timestamp());
+    query
         .bind(new.provider_id.as_str())
-        .bind(request.slot.timestamp())
+        .bind(new.start.timestamp())
         .bind(micros(now))
         .bind(id_bytes(new.id))
         .bind(new.client_id.as_str())
@@ -90,29 +168,15 @@ pub(super) async fn hold_on(
         .bind(micros(new.created_at))
         .bind(micros(new.expires_at))
         .bind(request.key.map(|key| key.as_str()))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(storage)?;
-    if let Some(row) = inserted {
-        return Ok(HoldOutcome::Held(row.into_reservation()?));
-    }
-    // Nothing inserted: say why, in the order the contract ranks the reasons.
-    // `ON CONFLICT` waited for any concurrent request with the same key to
-    // commit, so a used key is visible now.
-    if let Some(key) = request.key
-        && let Some(original) = by_key_on(conn, &new.client_id, key).await?
-    {
-        return Ok(HoldOutcome::KeyUsed(original));
-    }
-    let exists: bool = sqlx::query_scalar(SLOT_EXISTS)
-        .bind(new.provider_id.as_str())
-        .bind(request.slot.timestamp())
-        .fetch_one(conn)
-        .await
-        .map_err(storage)?;
-    Ok(if exists {
-        HoldOutcome::SlotTaken
-    } else {
-        HoldOutcome::NoSuchSlot
-    })
+        .bind(first)
+        .bind(end)
+        .bind(limit(request.claim.occupied().len()))
+        .bind((end - first) / limit(blocked.len()))
+}
+
+/// Whether `err` is a unique violation: a claim or key taken by a
+/// transaction that committed while this statement waited.
+pub(in crate::postgres) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
 }

@@ -13,10 +13,11 @@ use crate::postgres::conns::Conns;
 use crate::row::{self, id_bytes, micros};
 
 /// A change of a reservation's state, `$1` its id and `$2` now: `moved` is
-/// the `UPDATE` (its `SET` and `WHERE` come from the caller), and
-/// `unqueued!` takes a hold it moved off the sweeper's queue.
+/// the `UPDATE` (its `SET` and `WHERE` come from the caller), `claimed` does
+/// to its claims what the change means for them, and `unqueued!` takes a
+/// hold it moved off the sweeper's queue.
 macro_rules! transition {
-    ($set:literal, $condition:literal) => {
+    ($set:literal, $condition:literal, $claims:literal) => {
         concat!(
             "WITH moved AS (
                 UPDATE reservations SET ",
@@ -27,6 +28,9 @@ macro_rules! transition {
             reservation_columns!(),
             "), ",
             unqueued!("moved"),
+            ", claimed AS (",
+            $claims,
+            " WHERE reservation_id IN (SELECT id FROM moved))",
             " SELECT ",
             reservation_columns!(),
             " FROM moved"
@@ -34,15 +38,18 @@ macro_rules! transition {
     };
 }
 
+/// A confirmed hold's claims never lapse.
 pub(super) const CONFIRM: &str = transition!(
     "status = 'confirmed', confirmed_us = $2",
-    "status = 'held' AND expires_us > $2"
+    "status = 'held' AND expires_us > $2",
+    "UPDATE claims SET expires_us = NULL"
 );
 
-/// Cancelling gives up the slot's entry in the unique index at once.
+/// Cancelling frees the reservation's cells at once.
 pub(super) const CANCEL: &str = transition!(
-    "status = 'cancelled', occupying = false",
-    "(status = 'confirmed' OR (status = 'held' AND expires_us > $2))"
+    "status = 'cancelled'",
+    "(status = 'confirmed' OR (status = 'held' AND expires_us > $2))",
+    "DELETE FROM claims"
 );
 
 /// Marks up to `$2` due holds expired, skipping the first `$3` of them, and
@@ -56,9 +63,8 @@ pub(super) const CANCEL: &str = transition!(
 ///
 /// The update changes only `status`, which no index of `reservations` holds,
 /// so on a page with room (the table's fillfactor leaves it) the new row
-/// version is heap-only: no index entry is written. The hold keeps its slot's
-/// entry in the unique index (`occupying`) until the next hold on the slot
-/// replaces it.
+/// version is heap-only: no index entry is written. The holds' claims go in
+/// the same statement.
 ///
 /// The queue is read without locks; a hold that a concurrent statement
 /// confirms, cancels or sweeps first is waited for, found no longer held and
@@ -77,7 +83,8 @@ const EXPIRE_DUE: &str = concat!(
         RETURNING id, expires_us
     ), ",
     unqueued!("swept"),
-    " SELECT count(*) FROM swept"
+    ", released AS (DELETE FROM claims WHERE reservation_id IN (SELECT id FROM swept))
+    SELECT count(*) FROM swept"
 );
 
 /// Runs one conditional status change (`$1` id, `$2` now) and returns the

@@ -1,11 +1,16 @@
 //! [`ReservationStore`] on PostgreSQL: reading reservations (by id, by
-//! idempotency key, in keyset pages) here; the hold (`hold`) and the moves
-//! that follow it (`lifecycle`) each have a module.
+//! idempotency key, in keyset pages) and the blocked cells here; the hold
+//! (`hold`), the moves that follow it (`lifecycle`) and rescheduling
+//! (`reschedule`) each have a module.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{HoldOutcome, HoldRequest, ReservationPage, ReservationStore};
-use scheduler_core::{ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result};
+use scheduler_core::store::{
+    HoldOutcome, HoldRequest, RescheduleOutcome, ReservationPage, ReservationStore, SlotBounds,
+};
+use scheduler_core::{
+    Claim, ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotId,
+};
 use sqlx::PgConnection;
 
 use super::PostgresStore;
@@ -14,6 +19,7 @@ use crate::row::{self, ReservationRow, id_bytes, storage};
 
 mod hold;
 mod lifecycle;
+mod reschedule;
 
 #[async_trait]
 impl ReservationStore for PostgresStore {
@@ -21,6 +27,36 @@ impl ReservationStore for PostgresStore {
         let mut conn = self.conns.get().await?;
         let outcome = hold::hold_on(&mut conn, request, now).await;
         conn.finish(outcome)
+    }
+
+    async fn reschedule(
+        &self,
+        id: ReservationId,
+        slot: &SlotId,
+        claim: Claim,
+        now: DateTime<Utc>,
+    ) -> Result<RescheduleOutcome> {
+        let mut conn = self.conns.get().await?;
+        let outcome = reschedule::reschedule_on(&mut conn, id, slot, claim, now).await;
+        conn.finish(outcome)
+    }
+
+    async fn blocked_cells(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let mut conn = self.conns.get().await?;
+        let cells = sqlx::query_scalar(BLOCKED_CELLS)
+            .bind(provider.as_str())
+            .bind(bounds.from.timestamp())
+            .bind(bounds.to.timestamp())
+            .bind(row::micros(now))
+            .fetch_all(&mut *conn)
+            .await;
+        let cells: Vec<i64> = conn.settle(cells)?;
+        cells.into_iter().map(row::from_seconds).collect()
     }
 
     async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {
@@ -70,6 +106,14 @@ impl ReservationStore for PostgresStore {
         self.page(BY_CLIENT, client.as_str(), page).await
     }
 }
+
+/// The cells of `$1` in `[$2, $3)` that a reservation live at `$4` claims,
+/// ascending: a range of the claims' primary key.
+const BLOCKED_CELLS: &str = "
+    SELECT cell_s FROM claims
+    WHERE provider_id = $1 AND cell_s >= $2 AND cell_s < $3
+      AND (expires_us IS NULL OR expires_us > $4)
+    ORDER BY cell_s";
 
 /// `$4, $5` is the position to resume after; the first page passes the lower
 /// bound and an empty id, which sorts before every 16-byte id. The row

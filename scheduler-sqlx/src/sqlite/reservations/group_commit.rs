@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{HoldOutcome, HoldRequest};
-use scheduler_core::{Error, IdempotencyKey, Reservation, Result, SlotStart};
+use scheduler_core::{Claim, Error, IdempotencyKey, Reservation, Result};
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -57,7 +57,7 @@ impl fmt::Debug for HoldQueue {
 /// One caller's hold, owned so that it can wait in the queue.
 pub(super) struct Job {
     reservation: Reservation,
-    slot: SlotStart,
+    claim: Claim,
     key: Option<IdempotencyKey>,
     now: DateTime<Utc>,
     reply: oneshot::Sender<Result<HoldOutcome>>,
@@ -67,7 +67,7 @@ impl Job {
     fn request(&self) -> HoldRequest<'_> {
         HoldRequest {
             reservation: &self.reservation,
-            slot: self.slot,
+            claim: self.claim,
             key: self.key.as_ref(),
         }
     }
@@ -92,7 +92,7 @@ impl HoldQueue {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             reservation: request.reservation.clone(),
-            slot: request.slot,
+            claim: request.claim,
             key: request.key.cloned(),
             now,
             reply,

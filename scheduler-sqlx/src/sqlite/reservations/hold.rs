@@ -1,66 +1,115 @@
-//! Taking a hold: the one compare-and-set that keeps a slot from being double-booked.
+//! Taking a hold: the one compare-and-set that keeps a provider's time from
+//! being double-booked.
 
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{HoldOutcome, HoldRequest};
+use scheduler_core::{Claim, ServiceId};
 use scheduler_core::{Error, IdempotencyKey, Result};
-use sqlx::Row;
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use sqlx::Sqlite;
+use sqlx::query::QueryAs;
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool};
 
 use super::by_key;
-use crate::row::{ReservationRow, id_bytes, micros, storage};
+use crate::row::{ReservationRow, buffers, id_bytes, limit, micros, storage};
 use crate::sqlite::BEGIN_IMMEDIATE;
 
-/// Marks a lapsed hold on slot `($1, $2)` expired at `$3`, so that the unique
-/// index on live reservations admits the next one.
-macro_rules! expire_stale {
+/// Expires the lapsed holds that claim a cell of `[$10, $11)` of provider
+/// `$1` at `$3`; a trigger drops their claims, so the new claim can go in.
+/// Shared with rescheduling, which retires the same way.
+macro_rules! retire_lapsed {
     () => {
         "UPDATE reservations SET status = 'expired'
-WHERE provider_id = $1 AND start_s = $2 AND status = 'held' AND expires_us <= $3"
+WHERE status = 'held' AND id IN (
+  SELECT reservation_id FROM claims
+  WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11 AND expires_us <= $3)"
+    };
+}
+pub(in crate::sqlite) use retire_lapsed;
+
+/// Whether every slot of `[$2, $6)` of provider `$1` is published: `$12`
+/// of them.
+macro_rules! published {
+    () => {
+        "(SELECT count(*) FROM slots WHERE provider_id = $1 AND start_s >= $2 AND start_s < $6) = $12"
+    };
+}
+pub(in crate::sqlite) use published;
+
+/// The cells `[$10, $11)`, `$13` seconds apart, as the table `cells(cell)`.
+macro_rules! cells {
+    () => {
+        "WITH RECURSIVE cells(cell) AS (
+  SELECT $10 UNION ALL SELECT cell + $13 FROM cells WHERE cell + $13 < $11)"
+    };
+}
+pub(in crate::sqlite) use cells;
+
+/// Claims `[$10, $11)` for reservation `$4` (hold expiry `$8`) if the
+/// appointment's slots are published, no claim is left on those cells once
+/// lapsed holds are retired, and client `$5` has not used key `$9`. SQLite
+/// reads the whole `SELECT` before inserting, so the `NOT EXISTS` sees the
+/// table as it was.
+macro_rules! claim_if_free {
+    () => {
+        concat!(
+            cells!(),
+            "
+INSERT INTO claims (provider_id, cell_s, reservation_id, expires_us)
+SELECT $1, cell, $4, $8 FROM cells
+WHERE ",
+            published!(),
+            "
+  AND NOT EXISTS (
+    SELECT 1 FROM claims WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11)
+  AND NOT EXISTS (
+    SELECT 1 FROM reservations WHERE client_id = $5 AND idempotency_key = $9)"
+        )
     };
 }
 
-/// Inserts the hold only if slot `($1, $2)` exists and nothing live is on it
-/// at `$3`. `ON CONFLICT DO NOTHING` turns a unique-index refusal into no
-/// row, which the caller then explains.
-macro_rules! insert_if_free {
+/// Inserts the hold if its claim went in: the reservation's own first cell
+/// says so.
+macro_rules! insert_if_claimed {
     () => {
         concat!(
             "INSERT INTO reservations
-           (id, provider_id, client_id, start_s, end_s, status,
-            created_us, expires_us, confirmed_us, idempotency_key)
-         SELECT $4, $1, $5, $2, $6, 'held', $7, $8, NULL, $9
-         WHERE EXISTS (SELECT 1 FROM slots WHERE provider_id = $1 AND start_s = $2)
-           AND NOT EXISTS (
-             SELECT 1 FROM reservations
-             WHERE provider_id = $1 AND start_s = $2
-               AND status IN ('held', 'confirmed')
-               AND (status = 'confirmed' OR expires_us > $3))
-         ON CONFLICT DO NOTHING
+           (id, provider_id, client_id, service_id, start_s, end_s, buffer_before_s,
+            buffer_after_s, status, created_us, expires_us, confirmed_us, idempotency_key)
+         SELECT $4, $1, $5, $14, $2, $6, $15, $16, 'held', $7, $8, NULL, $9
+         WHERE EXISTS (
+           SELECT 1 FROM claims WHERE provider_id = $1 AND cell_s = $10 AND reservation_id = $4)
          RETURNING ",
             reservation_columns!()
         )
     };
 }
 
-/// The insert of [`HOLD_IF_FREE`], alone, for its query plan.
+/// The claim's insert, alone, for its query plan.
 #[cfg(test)]
-pub(crate) const INSERT_IF_FREE: &str = insert_if_free!();
+pub(crate) const CLAIM_IF_FREE: &str = claim_if_free!();
 
-/// `expire_stale!` then `insert_if_free!`, sent as one query: one round
-/// trip to the connection's worker thread instead of two. Both number their
-/// parameters alike, and the first uses `$1`-`$3` without gaps, so each
-/// binds the same values.
-const HOLD_IF_FREE: &str = concat!(expire_stale!(), ";\n", insert_if_free!());
+/// `retire_lapsed!`, `claim_if_free!` and `insert_if_claimed!`, sent as one
+/// query: one round trip to the connection's worker thread instead of
+/// three. They number their parameters alike, so each binds the same values.
+const HOLD_IF_FREE: &str = concat!(
+    retire_lapsed!(),
+    ";\n",
+    claim_if_free!(),
+    ";\n",
+    insert_if_claimed!()
+);
 
-/// Why slot `($1, $2)` refused a hold at `$3`.
-const SLOT_STATE: &str = "
-SELECT
-  EXISTS (SELECT 1 FROM slots WHERE provider_id = $1 AND start_s = $2) AS slot_exists,
+/// Why the appointment `[$2, $6)` (`$12` slots) of provider `$1`, blocking
+/// `[$10, $11)`, was refused at `$3`.
+const CLAIM_STATE: &str = concat!(
+    "SELECT ",
+    published!(),
+    " AS published,
   EXISTS (
-    SELECT 1 FROM reservations
-    WHERE provider_id = $1 AND start_s = $2
-      AND status IN ('held', 'confirmed')
-      AND (status = 'confirmed' OR expires_us > $3)) AS taken";
+    SELECT 1 FROM claims
+    WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11
+      AND (expires_us IS NULL OR expires_us > $3)) AS taken"
+);
 
 pub(super) async fn hold(
     writer: &SqlitePool,
@@ -85,17 +134,12 @@ pub(super) async fn hold_in(
     // since then makes the insert's `ON CONFLICT` refuse, explained below.
     let new = request.reservation;
     let now = micros(now);
-    // fetch_all steps both statements to their ends; only the insert returns rows.
-    let inserted: Vec<ReservationRow> = sqlx::query_as(HOLD_IF_FREE)
-        .bind(new.provider_id.as_str())
-        .bind(request.slot.timestamp())
-        .bind(now)
-        .bind(id_bytes(new.id))
-        .bind(new.client_id.as_str())
-        .bind(new.end.timestamp())
-        .bind(micros(new.created_at))
-        .bind(micros(new.expires_at))
-        .bind(request.key.map(IdempotencyKey::as_str))
+    // fetch_all steps every statement to its end; only the last returns rows.
+    let (before, after) = buffers(new);
+    let inserted: Vec<ReservationRow> = claim_params(sqlx::query_as(HOLD_IF_FREE), &request, now)
+        .bind(new.service_id.as_ref().map(ServiceId::as_str))
+        .bind(before)
+        .bind(after)
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
@@ -119,22 +163,49 @@ async fn refusal(
     {
         return Ok(HoldOutcome::KeyUsed(original));
     }
-    let state = sqlx::query(SLOT_STATE)
-        .bind(new.provider_id.as_str())
-        .bind(request.slot.timestamp())
-        .bind(now_us)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(storage)?;
-    let slot_exists: bool = state.try_get("slot_exists").map_err(storage)?;
-    let taken: bool = state.try_get("taken").map_err(storage)?;
-    match (slot_exists, taken) {
+    let (published, taken): (bool, bool) =
+        claim_params(sqlx::query_as(CLAIM_STATE), &request, now_us)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(storage)?;
+    match (published, taken) {
         (false, _) => Ok(HoldOutcome::NoSuchSlot),
         (true, true) => Ok(HoldOutcome::SlotTaken),
-        // Free slot, unused key: only the id's primary key can have refused.
+        // Free cells, unused key: only the id's primary key can have refused.
         (true, false) => Err(Error::storage(format!(
             "reservation id {} is already stored",
             new.id
         ))),
     }
+}
+
+/// Binds `$1`-`$13` of the hold's statements: the provider, the
+/// appointment, now, the new reservation and its claim.
+fn claim_params<'q, O>(
+    query: QueryAs<'q, Sqlite, O, SqliteArguments>,
+    request: &HoldRequest<'q>,
+    now_us: i64,
+) -> QueryAs<'q, Sqlite, O, SqliteArguments> {
+    let new = request.reservation;
+    let blocked = request.claim.blocked();
+    query
+        .bind(new.provider_id.as_str())
+        .bind(new.start.timestamp())
+        .bind(now_us)
+        .bind(id_bytes(new.id))
+        .bind(new.client_id.as_str())
+        .bind(new.end.timestamp())
+        .bind(micros(new.created_at))
+        .bind(micros(new.expires_at))
+        .bind(request.key.map(IdempotencyKey::as_str))
+        .bind(blocked.first().timestamp())
+        .bind(blocked.end().timestamp())
+        .bind(limit(request.claim.occupied().len()))
+        .bind(step(&request.claim))
+}
+
+/// The seconds between cells of `claim`'s grid.
+pub(in crate::sqlite) fn step(claim: &Claim) -> i64 {
+    let blocked = claim.blocked();
+    (blocked.end().timestamp() - blocked.first().timestamp()) / limit(blocked.len())
 }

@@ -1,12 +1,17 @@
 //! [`ReservationStore`] on SQLite: reading reservations (by id, by
-//! idempotency key, in keyset pages) here; the hold (`hold`, run in shared
-//! transactions by `group_commit`) and the moves that follow it
-//! (`lifecycle`) each have a module.
+//! idempotency key, in keyset pages) and the blocked cells here; the hold
+//! (`hold`, run in shared transactions by `group_commit`), the moves that
+//! follow it (`lifecycle`) and rescheduling (`reschedule`) each have a
+//! module.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use scheduler_core::store::{HoldOutcome, HoldRequest, ReservationPage, ReservationStore};
-use scheduler_core::{ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result};
+use scheduler_core::store::{
+    HoldOutcome, HoldRequest, RescheduleOutcome, ReservationPage, ReservationStore, SlotBounds,
+};
+use scheduler_core::{
+    Claim, ClientId, IdempotencyKey, ProviderId, Reservation, ReservationId, Result, SlotId,
+};
 use sqlx::sqlite::SqliteExecutor;
 
 use super::SqliteStore;
@@ -16,11 +21,39 @@ use crate::row::{self, ReservationRow, id_bytes, storage};
 pub(super) mod group_commit;
 pub(super) mod hold;
 pub(super) mod lifecycle;
+mod reschedule;
 
 #[async_trait]
 impl ReservationStore for SqliteStore {
     async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {
         self.holds.hold(request, now).await
+    }
+
+    async fn reschedule(
+        &self,
+        id: ReservationId,
+        slot: &SlotId,
+        claim: Claim,
+        now: DateTime<Utc>,
+    ) -> Result<RescheduleOutcome> {
+        reschedule::reschedule(&self.writer, id, slot, claim, now).await
+    }
+
+    async fn blocked_cells(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        let joined: Option<String> = sqlx::query_scalar(BLOCKED_CELLS_JOINED)
+            .bind(provider.as_str())
+            .bind(bounds.from.timestamp())
+            .bind(bounds.to.timestamp())
+            .bind(crate::row::micros(now))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(storage)?;
+        super::starts::joined(joined.as_deref().unwrap_or(""))
     }
 
     async fn reservation(&self, id: ReservationId) -> Result<Option<Reservation>> {
@@ -74,6 +107,15 @@ impl ReservationStore for SqliteStore {
         self.page(CLIENT_PAGE, client.as_str(), page).await
     }
 }
+
+/// The cells of `$1` in `[$2, $3)` that a reservation live at `$4` claims,
+/// ascending, as one comma-joined text (see `calendar::FREE_SLOTS_JOINED`).
+const BLOCKED_CELLS_JOINED: &str = "
+SELECT group_concat(cell_s) FROM (
+  SELECT cell_s FROM claims
+  WHERE provider_id = $1 AND cell_s >= $2 AND cell_s < $3
+    AND (expires_us IS NULL OR expires_us > $4)
+  ORDER BY cell_s)";
 
 /// A page of one party's reservations: `$1` the party, positions after
 /// `($2, $3)` (start seconds, id bytes) with starts before `$4`, at most `$5`.

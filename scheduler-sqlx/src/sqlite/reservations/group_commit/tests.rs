@@ -70,8 +70,11 @@ fn job(
         slot_id: slot.clone(),
         provider_id: slot.provider().clone(),
         client_id: client.clone(),
+        service_id: None,
         start: start.instant(),
         end: grid.end_of(start),
+        blocked_start: start.instant(),
+        blocked_end: grid.end_of(start),
         status: ReservationStatus::Held,
         created_at: now,
         expires_at: now + h.scheduler.policy().hold_ttl(),
@@ -80,7 +83,7 @@ fn job(
     let key = key.map(|key| IdempotencyKey::new(key).expect("key"));
     let job = Job {
         reservation,
-        slot: start,
+        claim: Claim::slot(start, grid),
         key,
         now,
         reply,
