@@ -12,7 +12,9 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::openapi::{self, ApiDoc};
 use crate::state::AppState;
-use crate::{availability, feeds, health, limits, reservations, schedule, slots, telemetry};
+use crate::{
+    availability, feeds, health, limits, reservations, schedule, services, slots, telemetry,
+};
 
 /// The application over `state`.
 pub fn router(state: AppState) -> Router {
@@ -45,6 +47,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(feeds::router())
         .merge(schedule::router())
+        .merge(services::router())
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -9,11 +9,11 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use scheduler_core::{Actor, ClientId, ProviderId};
+use scheduler_core::{Actor, ClientId, ProviderId, ServiceId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::extract::PathId;
+use crate::extract::{PathId, ServicePath};
 use crate::state::AppState;
 use crate::telemetry;
 
@@ -231,12 +231,41 @@ impl FromRequestParts<AppState> for CalendarOwner {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let AuthProvider(caller) = AuthProvider::from_request_parts(parts, state).await?;
         let PathId(provider) = PathId::<ProviderId>::from_request_parts(parts, state).await?;
-        if caller != provider {
-            return Err(ApiError::forbidden(
-                "forbidden",
-                format!("provider {caller} may not act on provider {provider}'s calendar"),
-            ));
-        }
-        Ok(CalendarOwner(provider))
+        owner(caller, provider).map(CalendarOwner)
     }
+}
+
+/// The `{providerId}` and `{serviceId}` of a service's route, when that
+/// provider is the caller.
+#[derive(Debug, Clone)]
+pub struct ServiceOwner {
+    /// The caller, whose service it is.
+    pub provider: ProviderId,
+    /// The service.
+    pub service: ServiceId,
+}
+
+impl FromRequestParts<AppState> for ServiceOwner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthProvider(caller) = AuthProvider::from_request_parts(parts, state).await?;
+        let ServicePath { provider, service } =
+            ServicePath::from_request_parts(parts, state).await?;
+        Ok(ServiceOwner {
+            provider: owner(caller, provider)?,
+            service,
+        })
+    }
+}
+
+/// `provider`, if it is the `caller`; otherwise a 403.
+fn owner(caller: ProviderId, provider: ProviderId) -> Result<ProviderId, ApiError> {
+    if caller != provider {
+        return Err(ApiError::forbidden(
+            "forbidden",
+            format!("provider {caller} may not act on provider {provider}'s calendar"),
+        ));
+    }
+    Ok(provider)
 }

@@ -8,7 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
-use scheduler_core::{IdempotencyKey, ListQuery, TimeRange, Tz};
+use scheduler_core::{IdempotencyKey, ListQuery, ProviderId, ServiceId, TimeRange, Tz};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::IntoParams;
@@ -125,6 +125,33 @@ where
     }
 }
 
+/// The `{providerId}` and `{serviceId}` of a service's route, each parsed by
+/// the core's rules; a bad one is a 400 naming it.
+#[derive(Debug)]
+pub struct ServicePath {
+    /// Whose service.
+    pub provider: ProviderId,
+    /// Which one.
+    pub service: ServiceId,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ServicePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // As for `PathId`: undecodable bytes are judged as U+FFFD, which no id allows.
+        let (provider, service) =
+            match Path::<(String, String)>::from_request_parts(parts, state).await {
+                Ok(Path(pair)) => pair,
+                Err(_) => ("\u{fffd}".to_owned(), "\u{fffd}".to_owned()),
+            };
+        Ok(ServicePath {
+            provider: provider.parse()?,
+            service: service.parse()?,
+        })
+    }
+}
+
 /// Declares a query-parameter struct that begins with `from` and `to`, said
 /// once here, followed by the fields given. Each struct stays its own type
 /// with `deny_unknown_fields`, so a parameter one route does not take (`tz`
@@ -176,13 +203,19 @@ page_query! {
 }
 
 page_query! {
-    /// `?from=&to=&limit=&cursor=&tz=`: one page of a provider's slots, each also
-    /// read in a time zone if one is named.
+    /// `?from=&to=&limit=&cursor=&tz=&service=`: one page of a provider's
+    /// slots, or of a service's starts, each also read in a time zone if one
+    /// is named.
     pub struct SlotListParams {
         /// An IANA time zone name (`Europe/London`): each slot then also carries
         /// `localStart` and `offset`, its start as read in that zone.
         #[param(example = "Europe/London")]
         tz: Option<String>,
+        /// A service of the provider: the listing is then the starts where
+        /// that service fits, each `end` the appointment's end and each id
+        /// booking the service.
+        #[param(example = "intake")]
+        service: Option<String>,
     }
 }
 
@@ -219,6 +252,8 @@ pub struct SlotListing {
     pub query: ListQuery,
     /// The zone to read each slot's start in, when `tz` is given.
     pub zone: Option<Tz>,
+    /// The service whose starts to list, when `service` is given.
+    pub service: Option<ServiceId>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SlotListing {
@@ -228,7 +263,20 @@ impl<S: Send + Sync> FromRequestParts<S> for SlotListing {
         let params: SlotListParams = query(parts, state).await?;
         let query = list_query(params.from, params.to, params.limit, params.cursor)?;
         let zone = params.tz.map(|tz| time_zone(&tz)).transpose()?;
-        Ok(SlotListing { query, zone })
+        let service = params
+            .service
+            .map(|service| {
+                service.parse().map_err(|err: scheduler_core::Error| {
+                    ApiError::bad_request("invalid_query", format!("invalid service: {err}"))
+                        .field("service")
+                })
+            })
+            .transpose()?;
+        Ok(SlotListing {
+            query,
+            zone,
+            service,
+        })
     }
 }
 

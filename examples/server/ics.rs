@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use icalendar::{Calendar, Component, Event, EventLike, EventStatus};
-use scheduler_core::{ProviderId, Reservation, ReservationStatus};
+use scheduler_core::{ProviderId, Reservation, ReservationStatus, Service};
 
 /// The media type of a feed.
 pub const TEXT_CALENDAR: &str = "text/calendar; charset=utf-8";
@@ -29,17 +29,20 @@ pub fn is_booking(reservation: &Reservation) -> bool {
 }
 
 /// The `VCALENDAR` of `provider`'s `bookings` (other reservations are
-/// skipped), stamped `now`.
+/// skipped), stamped `now`; a booking of one of `services` is named after it.
 ///
 /// The calendar says `METHOD:PUBLISH`, so each `DTSTAMP` is, as RFC 5545
 /// section 3.8.7.2 defines it for that case, the instant the calendar was
 /// produced. Each booking is one `VEVENT`: `UID` `<reservationId>@scheduler-rs`,
 /// `DTSTART`/`DTEND` in UTC, `STATUS:CONFIRMED` with `SEQUENCE:0`, or
 /// `STATUS:CANCELLED` with `SEQUENCE:1` once cancelled, so a calendar
-/// application that saw the booking replaces it with its cancellation.
+/// application that saw the booking replaces it with its cancellation. An
+/// event spans the appointment, not its buffers; its `SUMMARY` names the
+/// service (by its id, once the service is deleted) and the client.
 pub fn render<'a>(
     provider: &ProviderId,
     bookings: impl IntoIterator<Item = &'a Reservation>,
+    services: &[Service],
     now: DateTime<Utc>,
 ) -> String {
     let now = now.trunc_subsecs(0);
@@ -52,12 +55,12 @@ pub fn render<'a>(
         .name(&format!("Bookings of {provider}"))
         .ttl(&REFRESH);
     for booking in bookings.into_iter().filter(|r| is_booking(r)) {
-        calendar.push(event(booking, now));
+        calendar.push(event(booking, services, now));
     }
     calendar.to_string()
 }
 
-fn event(booking: &Reservation, now: DateTime<Utc>) -> Event {
+fn event(booking: &Reservation, services: &[Service], now: DateTime<Utc>) -> Event {
     let cancelled = booking.status == ReservationStatus::Cancelled;
     let (status, sequence) = match cancelled {
         true => (EventStatus::Cancelled, 1),
@@ -68,10 +71,22 @@ fn event(booking: &Reservation, now: DateTime<Utc>) -> Event {
         .timestamp(now)
         .starts(booking.start.trunc_subsecs(0))
         .ends(booking.end.trunc_subsecs(0))
-        .summary(&format!("Appointment with {}", booking.client_id))
+        .summary(&summary(booking, services))
         .status(status)
         .sequence(sequence)
         .done()
+}
+
+/// `Appointment with <client>`, or `<service> with <client>`.
+fn summary(booking: &Reservation, services: &[Service]) -> String {
+    let Some(id) = &booking.service_id else {
+        return format!("Appointment with {}", booking.client_id);
+    };
+    let name = services
+        .iter()
+        .find(|service| service.id == *id)
+        .map_or(id.as_str(), |service| service.name.as_str());
+    format!("{name} with {}", booking.client_id)
 }
 
 #[cfg(test)]
@@ -119,7 +134,7 @@ mod tests {
         let provider = ProviderId::new("p".repeat(128)).unwrap();
         let bookings = [booking(&long, ReservationStatus::Confirmed, true)];
         let now = Utc.with_ymd_and_hms(2030, 3, 4, 8, 0, 0).unwrap();
-        let text = render(&provider, &bookings, now);
+        let text = render(&provider, &bookings, &[], now);
         assert!(text.ends_with("END:VCALENDAR\r\n"), "{text}");
         let body = text.strip_suffix("\r\n").unwrap();
         let mut folded = 0;
@@ -133,5 +148,22 @@ mod tests {
         let unfolded = text.replace("\r\n ", "");
         assert!(unfolded.contains(&format!("SUMMARY:Appointment with {long}\r\n")));
         assert!(unfolded.contains(&format!("X-WR-CALNAME:Bookings of {}\r\n", "p".repeat(128))));
+    }
+
+    #[test]
+    fn a_service_booking_is_named_after_its_service_even_once_deleted() {
+        let mut intake = booking("amy", ReservationStatus::Confirmed, true);
+        let id = scheduler_core::ServiceId::new("intake").unwrap();
+        intake.service_id = Some(id.clone());
+        let service = Service::new(
+            intake.provider_id.clone(),
+            id,
+            "Intake",
+            chrono::TimeDelta::minutes(45),
+        );
+        assert_eq!(summary(&intake, &[service]), "Intake with amy");
+        assert_eq!(summary(&intake, &[]), "intake with amy");
+        let plain = booking("amy", ReservationStatus::Confirmed, true);
+        assert_eq!(summary(&plain, &[]), "Appointment with amy");
     }
 }

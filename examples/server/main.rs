@@ -19,6 +19,7 @@ mod limits;
 mod openapi;
 mod reservations;
 mod schedule;
+mod services;
 mod shutdown;
 mod slots;
 mod state;
@@ -89,9 +90,9 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn Error>> {
         settings.rate_limit,
         settings.limits,
     );
-    let demo_slot = match settings.demo {
+    let demo_starts = match settings.demo {
         true => demo::seed(&state.scheduler).await?,
-        false => None,
+        false => Vec::new(),
     };
 
     let listener = TcpListener::bind(settings.bind)
@@ -101,10 +102,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn Error>> {
     // The one line scripts and tests wait for; with port 0 it has the real port.
     println!("listening on http://{addr}");
     if settings.demo {
-        println!(
-            "{}",
-            demo::instructions(addr, &state.keys, demo_slot.as_ref())
-        );
+        println!("{}", demo::instructions(addr, &state.keys, &demo_starts));
     }
 
     let shutdown = Shutdown::on_signals();

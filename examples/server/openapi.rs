@@ -35,6 +35,7 @@ pub const SPEC_PATH: &str = "/openapi.json";
         (name = "health", description = "Liveness and storage health"),
         (name = "feeds", description = "A provider's bookings as an iCalendar feed, and its feed tokens"),
         (name = "schedule", description = "A provider's weekly opening hours in their time zone"),
+        (name = "services", description = "Kinds of appointment: runs of slots with buffer time around them"),
     )
 )]
 pub struct ApiDoc;

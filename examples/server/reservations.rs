@@ -10,15 +10,16 @@ use utoipa_axum::routes;
 
 use crate::auth::{AuthClient, AuthUser, CalendarOwner};
 use crate::error::{ApiError, Problem};
-use crate::extract::{IdempotencyKeyHeader, ListParams, Listing, PathId};
+use crate::extract::{ApiJson, IdempotencyKeyHeader, ListParams, Listing, PathId};
 use crate::state::AppState;
-use crate::wire::{ReservationBody, ReservationPage};
+use crate::wire::{RescheduleBody, ReservationBody, ReservationPage};
 
 /// The reservation routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(reserve))
         .routes(routes!(confirm))
+        .routes(routes!(reschedule))
         .routes(routes!(read, cancel))
         .routes(routes!(provider_reservations))
         .routes(routes!(my_reservations))
@@ -99,6 +100,47 @@ async fn confirm(
 ) -> Result<Json<ReservationBody>, ApiError> {
     let confirmed = state.scheduler.confirm(id, &client).await?;
     Ok(Json(confirmed.into()))
+}
+
+/// Reschedule a reservation.
+///
+/// Moves a live reservation, for its client or its provider, to the start
+/// `slotId` names: a slot id from a listing of the same service
+/// (`?service=`), or from the plain listing for a plain reservation. The
+/// new start must be reservable now, except that the reservation's own time
+/// does not stand in its way. One atomic step: the id, client, service,
+/// status and (for a hold) `expiresAt` stay; `start` and `end` change.
+/// Moving it to where it is returns it unchanged.
+#[utoipa::path(
+    post,
+    path = "/v1/reservations/{id}/reschedule",
+    tag = "reservations",
+    params(("id" = String, Path, description = "The reservation id")),
+    request_body = RescheduleBody,
+    responses(
+        (status = 200, description = "The reservation at its new start", body = ReservationBody),
+        (status = 403, response = Problem),
+        (status = 404, response = Problem),
+        (status = 409, response = Problem),
+        (status = 410, response = Problem),
+        (status = 413, response = Problem),
+        (status = 415, response = Problem),
+        (status = 422, response = Problem),
+    ),
+    security(("bearer" = []))
+)]
+async fn reschedule(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathId(id): PathId<ReservationId>,
+    ApiJson(body): ApiJson<RescheduleBody>,
+) -> Result<Json<ReservationBody>, ApiError> {
+    let slot: SlotId = body.slot_id.parse()?;
+    let moved = state
+        .scheduler
+        .reschedule(id, &slot, &caller.actor()?)
+        .await?;
+    Ok(Json(moved.into()))
 }
 
 /// Read a reservation.

@@ -16,10 +16,12 @@ use crate::error::ApiError;
 mod instant;
 mod local;
 mod schedule;
+mod service;
 
 pub use local::{LocalSlotPage, SlotListingPage};
 pub use schedule::{ScheduleAppliedBody, ScheduleDoc, StoredScheduleBody};
 pub use scheduler_core::local_time::json::Object;
+pub use service::{RescheduleBody, ServiceBody, ServiceInput, ServiceList};
 
 /// A reservable slot of one provider: `[start, end)`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -32,6 +34,11 @@ pub struct SlotBody {
     /// Whose slot it is.
     #[schema(example = "dr-grey")]
     pub provider_id: String,
+    /// The service this start books: present only in a listing for a
+    /// service (`?service=`), whose `end` is then the appointment's end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "intake")]
+    pub service_id: Option<String>,
     /// Start, RFC 3339 in UTC.
     #[serde(serialize_with = "instant::rfc3339")]
     pub start: DateTime<Utc>,
@@ -44,6 +51,7 @@ impl From<Slot> for SlotBody {
     fn from(slot: Slot) -> Self {
         Self {
             id: slot.id.to_string(),
+            service_id: slot.id.service().map(ToString::to_string),
             provider_id: slot.provider_id.into(),
             start: slot.start,
             end: slot.end,
@@ -90,10 +98,13 @@ pub struct ReservationBody {
     pub provider_id: String,
     /// The client who reserved.
     pub client_id: String,
-    /// Start of the slot.
+    /// The service booked; `null` for a plain one-slot reservation.
+    #[schema(required = true)]
+    pub service_id: Option<String>,
+    /// Start of the appointment.
     #[serde(serialize_with = "instant::rfc3339")]
     pub start: DateTime<Utc>,
-    /// End of the slot.
+    /// End of the appointment (its buffers are not included).
     #[serde(serialize_with = "instant::rfc3339")]
     pub end: DateTime<Utc>,
     /// The status as of this response.
@@ -114,6 +125,7 @@ impl From<Reservation> for ReservationBody {
             slot_id: r.slot_id.to_string(),
             provider_id: r.provider_id.into(),
             client_id: r.client_id.into(),
+            service_id: r.service_id.map(String::from),
             start: r.start,
             end: r.end,
             status: r.status.into(),

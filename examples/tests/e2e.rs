@@ -48,6 +48,7 @@ on_both_databases!(
     two_servers_one_database,
     calendar_feed,
     schedule_survives_restart,
+    services_on_two_servers,
 );
 
 const PROVIDER: &str = "dr-grey";
@@ -822,4 +823,95 @@ async fn schedule_survives_restart(backend: Backend) {
     assert_eq!(read.header("etag"), Some(etag.as_str()));
     let again = server.get(&listing, &alice).await.expect(200).clone();
     assert_eq!(again, listed, "the same slots, read the same way");
+}
+
+/// Services on two servers over one database: a service stored through one
+/// is listed through the other; clients racing through both for
+/// overlapping starts never get two bookings whose time (buffers included)
+/// meets; a booking is rescheduled; and all of it survives a restart.
+async fn services_on_two_servers(backend: Backend) {
+    let Some(db) = backend.database().await else {
+        return;
+    };
+    let first = Arc::new(Server::start(&db, &[]).await);
+    let second = Arc::new(Server::start(&db, &[]).await);
+    let provider = mint(Role::Provider, PROVIDER).await;
+    let intake = json!({ "name": "Intake", "durationMinutes": 45, "bufferAfterMinutes": 15 });
+    let path = format!("/v1/providers/{PROVIDER}/services/intake");
+    first
+        .send(
+            reqwest::Method::PUT,
+            &path,
+            Some(&provider),
+            Some(&intake),
+            &[],
+        )
+        .await
+        .expect(201);
+    let start = hours_ahead(48);
+    publish(&first, &provider, start, start + TimeDelta::hours(3)).await;
+    let listing = format!("{}?service=intake&limit=500", slots_path(PROVIDER));
+    let starts = second.get(&listing, &provider).await.expect(200)["slots"]
+        .as_array()
+        .expect("slots")
+        .clone();
+    assert_eq!(starts.len(), 10, "09:00 to 11:15 of a 3-hour window");
+
+    let names: Vec<String> = (0..20).map(|i| format!("client-{i}")).collect();
+    let clients = mint_many(Role::Client, &names).await;
+    let attempts = clients
+        .iter()
+        .enumerate()
+        .map(|(i, token)| {
+            let server = if i % 2 == 0 { &first } else { &second };
+            let slot = starts[i % starts.len()]["id"].as_str().unwrap().to_owned();
+            (Arc::clone(server), token.clone(), slot)
+        })
+        .collect();
+    let replies = fire_together(attempts).await;
+    let mut won: Vec<Value> = Vec::new();
+    for reply in &replies {
+        match reply.status {
+            201 => won.push(reply.body.clone()),
+            _ => reply.expect_problem(409, "slot_unavailable"),
+        }
+    }
+    assert!(!won.is_empty(), "someone books");
+    won.sort_by_key(|r| instant(&r["start"]));
+    for pair in won.windows(2) {
+        // 45 minutes and 15 of notes: starts at least an hour apart.
+        let gap = instant(&pair[1]["start"]) - instant(&pair[0]["start"]);
+        assert!(gap >= TimeDelta::hours(1), "bookings overlap: {pair:#?}");
+    }
+
+    // The first winner moves to the last start, if that is free now.
+    let free = second.get(&listing, &provider).await.expect(200)["slots"]
+        .as_array()
+        .expect("slots")
+        .clone();
+    let mover = &won[0];
+    let client = &clients[names
+        .iter()
+        .position(|name| *name == mover["clientId"])
+        .expect("a known client")];
+    if let Some(target) = free.last() {
+        let moved = first
+            .post(
+                &format!(
+                    "/v1/reservations/{}/reschedule",
+                    mover["id"].as_str().unwrap()
+                ),
+                client,
+                Some(&json!({ "slotId": target["id"] })),
+            )
+            .await;
+        assert_eq!(moved.expect(200)["start"], target["start"]);
+    }
+    let before = reservations(&first, &provider, &provider_reservations_path(PROVIDER)).await;
+    drop(first);
+    drop(second);
+    let restarted = Server::start(&db, &[]).await;
+    let after = reservations(&restarted, &provider, &provider_reservations_path(PROVIDER)).await;
+    assert_eq!(after, before, "every booking survives the restart");
+    restarted.get(&path, &provider).await.expect(200);
 }

@@ -250,7 +250,8 @@ async fn bookings_feed(
         .into_iter()
         .filter(ics::is_booking)
         .collect();
-    let body = ics::render(&provider, &bookings, now);
+    let services = scheduler.services(&provider).await?;
+    let body = ics::render(&provider, &bookings, &services, now);
     // The URL may hold a secret: no shared cache may keep the answer.
     Ok((
         [

@@ -1,4 +1,4 @@
-//! `--demo`: the seeded weekly schedule and the printed commands.
+//! `--demo`: the seeded weekly schedule and services, and the printed commands.
 
 use std::sync::Arc;
 
@@ -23,16 +23,43 @@ async fn the_demo_sets_london_weekday_hours_and_prints_every_step() {
     // (the default lead) is Wednesday 15:30.
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2030, 3, 5, 15, 20, 0).unwrap());
     let scheduler = demo_scheduler(&clock);
-    let first = demo::seed(&scheduler)
-        .await
-        .unwrap()
-        .expect("a reservable slot");
+    let intakes = demo::seed(&scheduler).await.unwrap();
+    let [first, later] = &intakes[..] else {
+        panic!("two intake starts: {intakes:?}");
+    };
+    // Its notes run to 16:30; the next intake can start at 15:45 in place of it.
     assert_eq!(
-        first.start(),
-        Utc.with_ymd_and_hms(2030, 3, 6, 15, 30, 0).unwrap()
+        (first.start(), later.start()),
+        (
+            Utc.with_ymd_and_hms(2030, 3, 6, 15, 30, 0).unwrap(),
+            Utc.with_ymd_and_hms(2030, 3, 6, 15, 45, 0).unwrap()
+        )
     );
-
+    assert_eq!(first.service().map(|s| s.as_str()), Some(demo::INTAKE));
     let provider = ProviderId::new(demo::PROVIDER).unwrap();
+    assert_eq!(
+        scheduler.services(&provider).await.unwrap(),
+        demo::services().unwrap().to_vec()
+    );
+    let held = scheduler
+        .reserve(
+            first,
+            &scheduler_core::ClientId::new(demo::CLIENT).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(held.end, first.start() + TimeDelta::minutes(45));
+    let moved = scheduler
+        .reschedule(
+            held.id,
+            later,
+            &scheduler_core::Actor::Provider(provider.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(moved.start, later.start());
+
     let stored = scheduler.schedule(&provider).await.unwrap().unwrap();
     assert_eq!(stored.schedule, demo::schedule().unwrap());
     assert_eq!(stored.schedule.time_zone().name(), "Europe/London");
@@ -78,7 +105,7 @@ async fn the_demo_sets_london_weekday_hours_and_prints_every_step() {
 
     // Seeding again (a restart on the same database) changes nothing.
     let version = stored.version;
-    assert_eq!(demo::seed(&scheduler).await.unwrap(), Some(first.clone()));
+    demo::seed(&scheduler).await.unwrap();
     let again = scheduler.schedule(&provider).await.unwrap().unwrap();
     assert_eq!(again.version, version);
 
@@ -86,13 +113,16 @@ async fn the_demo_sets_london_weekday_hours_and_prints_every_step() {
     assert_eq!(secret.len(), 64);
     assert_ne!(secret, demo::secret());
     let keys = JwtKeys::new(secret.as_bytes());
-    let text = demo::instructions("127.0.0.1:8080".parse().unwrap(), &keys, Some(&first));
+    let text = demo::instructions("127.0.0.1:8080".parse().unwrap(), &keys, &intakes);
     assert!(text.contains("export BASE=http://127.0.0.1:8080"));
     for step in [
         "curl -s \"$BASE/v1/providers/demo-provider/schedule\"",
         "/v1/providers/demo-provider/slots?limit=3&tz=Europe/London",
+        "/v1/providers/demo-provider/services\"",
+        "/v1/providers/demo-provider/slots?service=intake&limit=3",
         &format!("/v1/slots/{first}/reservations"),
         "/v1/reservations/$RESERVATION/confirm",
+        &format!("-d '{{\"slotId\":\"{later}\"}}'"),
         "curl -s \"$BASE/v1/reservations/$RESERVATION\"",
         "-X DELETE \"$BASE/v1/reservations/$RESERVATION\"",
     ] {
@@ -125,10 +155,10 @@ async fn whatever_the_day_the_demo_starts_slots_can_be_reserved() {
         let now = Utc.with_ymd_and_hms(2030, 3, 4, 23, 59, 0).unwrap() + TimeDelta::days(offset);
         let clock = ManualClock::new(now);
         let scheduler = demo_scheduler(&clock);
-        let first = demo::seed(&scheduler)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("no reservable slot when starting {now}"));
+        let starts = demo::seed(&scheduler).await.unwrap();
+        let first = starts
+            .first()
+            .unwrap_or_else(|| panic!("no reservable intake when starting {now}"));
         let start = first.start();
         assert!(start - now >= TimeDelta::hours(24), "{now}: {start}");
         assert!(start - now <= TimeDelta::days(4), "{now}: {start}");

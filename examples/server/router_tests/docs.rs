@@ -70,6 +70,11 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
         "PUT /v1/providers/{providerId}/schedule",
         "GET /v1/providers/{providerId}/schedule",
         "DELETE /v1/providers/{providerId}/schedule",
+        "PUT /v1/providers/{providerId}/services/{serviceId}",
+        "GET /v1/providers/{providerId}/services/{serviceId}",
+        "DELETE /v1/providers/{providerId}/services/{serviceId}",
+        "GET /v1/providers/{providerId}/services",
+        "POST /v1/reservations/{id}/reschedule",
     ]
     .into_iter()
     .map(String::from)
@@ -88,6 +93,10 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
         "StoredSchedule",
         "ScheduleApplied",
         "LocalSlot",
+        "Service",
+        "ServiceInput",
+        "ServiceList",
+        "RescheduleBody",
     ] {
         assert!(schemas.contains_key(name), "schema {name} is missing");
     }

@@ -17,6 +17,7 @@ mod matrix_inputs;
 mod matrix_regressions;
 mod reservations;
 mod schedule;
+mod services;
 mod slots;
 mod statuses;
 mod support;

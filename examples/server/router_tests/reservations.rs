@@ -37,6 +37,7 @@ async fn reserving_answers_201_with_the_hold_in_the_exact_shape() {
             "expiresAt",
             "id",
             "providerId",
+            "serviceId",
             "slotId",
             "start",
             "status"
@@ -49,6 +50,7 @@ async fn reserving_answers_201_with_the_hold_in_the_exact_shape() {
             "slotId": slots[0],
             "providerId": "dr-grey",
             "clientId": "alice",
+            "serviceId": null,
             "start": "2030-03-06T09:00:00Z",
             "end": "2030-03-06T09:15:00Z",
             "status": "held",

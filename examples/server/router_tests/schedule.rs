@@ -191,6 +191,7 @@ async fn held_and_booked_slots_the_new_schedule_drops_stay_and_are_reported() {
             "expiresAt",
             "id",
             "providerId",
+            "serviceId",
             "slotId",
             "start",
             "status"

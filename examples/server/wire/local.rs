@@ -24,6 +24,10 @@ pub struct LocalSlotBody {
     /// Whose slot it is.
     #[schema(example = "dr-grey")]
     pub provider_id: String,
+    /// The service this start books: present only in a listing for a service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "intake")]
+    pub service_id: Option<String>,
     /// Start, RFC 3339 in UTC.
     #[serde(serialize_with = "instant::rfc3339")]
     pub start: DateTime<Utc>,
@@ -48,6 +52,7 @@ impl LocalSlotBody {
         let local = slot.start.with_timezone(&zone);
         Self {
             id: slot.id.to_string(),
+            service_id: slot.id.service().map(ToString::to_string),
             provider_id: slot.provider_id.into(),
             start: slot.start,
             end: slot.end,
