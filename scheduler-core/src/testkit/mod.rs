@@ -26,6 +26,7 @@
 #[doc(hidden)]
 pub mod cases;
 mod harness;
+pub mod model;
 
 use std::future::Future;
 

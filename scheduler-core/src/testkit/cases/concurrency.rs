@@ -260,14 +260,25 @@ pub async fn confirm_and_cancel_race_consistently<S: Store + 'static>(h: Harness
 pub async fn overlapping_services_race_and_never_overlap<S: Store + 'static>(h: Harness<S>) {
     let p = h.provider("p");
     let visit = h.put_service(&p, "visit", 45, 15, 15).await;
+    let quick = h.put_service(&p, "quick", 15, 0, 15).await;
     h.open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 13, 0, 0))
         .await;
-    let starts = h.service_starts(&visit).await;
+    let (visits, quicks) = (
+        h.service_starts(&visit).await,
+        h.service_starts(&quick).await,
+    );
+    // Plain slots, visits and quick ones, all over one morning.
+    let slots: Vec<_> = (0..RACERS)
+        .map(|i| match i % 3 {
+            0 => h.service_slot(&visit, visits[i % visits.len()]),
+            1 => h.service_slot(&quick, quicks[i % quicks.len()]),
+            _ => h.slot_id(&p, quicks[i % quicks.len()]),
+        })
+        .collect();
     let barrier = Arc::new(Barrier::new(RACERS));
     let mut tasks = Vec::new();
-    for i in 0..RACERS {
+    for (i, slot) in slots.into_iter().enumerate() {
         let (scheduler, barrier) = (h.scheduler.clone(), barrier.clone());
-        let slot = h.service_slot(&visit, starts[i % starts.len()]);
         let client = h.client(&format!("c{i}"));
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
@@ -293,10 +304,60 @@ pub async fn overlapping_services_race_and_never_overlap<S: Store + 'static>(h: 
     let mut stored = h.provider_bookings(&p).await;
     stored.sort_by_key(|r| r.blocked_start);
     assert_eq!(stored, won, "what was stored is what won");
-    assert!(
-        h.service_starts(&visit).await.is_empty(),
-        "greedy or not, the winners leave no room for another 45 + 30 minutes: {won:?}"
-    );
+    let free = h.reservable_starts(&p).await;
+    for r in &stored {
+        assert!(
+            free.iter()
+                .all(|&t| t < r.blocked_start || t >= r.blocked_end),
+            "a slot listed inside a booking's time: {r:?}"
+        );
+    }
+}
+
+pub async fn a_reschedule_races_a_new_hold_for_one_start<S: Store + 'static>(h: Harness<S>) {
+    let p = h.provider("p");
+    let slots = h
+        .open(&p, h.day_at(2, 9, 0, 0), h.day_at(2, 10, 0, 0))
+        .await;
+    for round in 0..8 {
+        let mover = h.client(&format!("mover{round}"));
+        let held = h.hold(&slots[0].id, &mover).await;
+        let target = slots[1 + round % 3].id.clone();
+        let barrier = Arc::new(Barrier::new(2));
+        let (scheduler, gate, to) = (h.scheduler.clone(), barrier.clone(), target.clone());
+        let moving = tokio::spawn(async move {
+            gate.wait().await;
+            scheduler
+                .reschedule(held.id, &to, &Actor::Client(mover))
+                .await
+        });
+        let (scheduler, gate, to) = (h.scheduler.clone(), barrier, target.clone());
+        let newcomer = h.client(&format!("new{round}"));
+        let holding = tokio::spawn(async move {
+            gate.wait().await;
+            scheduler.reserve(&to, &newcomer, None).await
+        });
+        let (moved, taken) = (moving.await.expect("ran"), holding.await.expect("ran"));
+        assert!(
+            moved.is_ok() != taken.is_ok(),
+            "exactly one of the move and the hold wins: {moved:?} {taken:?}"
+        );
+        for lost in [moved.as_ref().err(), taken.as_ref().err()]
+            .into_iter()
+            .flatten()
+        {
+            assert!(matches!(lost, Error::SlotUnavailable { .. }), "{lost:?}");
+        }
+        // Free the morning for the next round.
+        for r in h.provider_bookings(&p).await {
+            if r.is_live_at(h.now()) {
+                h.scheduler
+                    .cancel(r.id, &Actor::Provider(p.clone()))
+                    .await
+                    .unwrap();
+            }
+        }
+    }
 }
 
 pub async fn reschedules_race_for_one_start<S: Store + 'static>(h: Harness<S>) {

@@ -149,6 +149,7 @@ macro_rules! __conformance_cases {
                 confirm_and_cancel_race_consistently,
                 overlapping_services_race_and_never_overlap,
                 reschedules_race_for_one_start,
+                a_reschedule_races_a_new_hold_for_one_start,
             ],
             versions: [
                 version_counts_only_writes_that_change_slots,

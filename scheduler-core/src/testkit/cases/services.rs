@@ -297,11 +297,11 @@ pub async fn a_lapsed_hold_in_the_way_is_retired_exactly_at_expiry<S: Store>(h: 
         .await;
     let plain = h.hold(&h.slot_id(&p, h.day_at(2, 9, 30, 0)), &first).await;
     let slot = h.service_slot(&visit, h.day_at(2, 9, 0, 0));
-    h.set(plain.expires_at - TimeDelta::seconds(1));
+    h.set(plain.expires_at - TimeDelta::microseconds(1));
     expect_err!(
         h.scheduler.reserve(&slot, &second, None).await,
         Error::SlotUnavailable { .. },
-        "the hold in the buffer is live for one more second"
+        "the hold in the buffer is live for one more microsecond"
     );
     h.set(plain.expires_at);
     h.hold(&slot, &second).await;
