@@ -13,6 +13,11 @@ use scheduler_core::{
 use scheduler_memory::MemoryStore;
 use tokio::runtime::Runtime;
 
+// The service benches are shared with the SQL stores; the rest of `common`
+// is theirs alone.
+#[allow(dead_code)]
+mod common;
+
 fn start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap()
 }
@@ -87,6 +92,23 @@ fn list_page(c: &mut Criterion) {
     group.finish();
 }
 
+fn service_reserve_and_confirm(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let scheduler = common::scheduler(MemoryStore::new(), 31);
+    let mut providers = 0;
+    c.bench_function("memory/service-reserve+confirm/4-slots", |b| {
+        b.iter_custom(|iters| {
+            common::service_reserve_and_confirm(&rt, &scheduler, &mut providers, iters)
+        });
+    });
+}
+
+fn list_beside_service(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let scheduler = common::scheduler(MemoryStore::new(), common::BIG_CALENDAR_DAYS);
+    common::list_beside_service(c, &rt, &scheduler, "memory");
+}
+
 fn normalize_longest_window(c: &mut Criterion) {
     let policy = Policy::default();
     let now = start();
@@ -102,7 +124,9 @@ fn normalize_longest_window(c: &mut Criterion) {
 criterion_group!(
     benches,
     reserve_and_confirm,
+    service_reserve_and_confirm,
     list_page,
+    list_beside_service,
     normalize_longest_window
 );
 criterion_main!(benches);

@@ -94,6 +94,25 @@ fn reserve_and_confirm(c: &mut Criterion, rt: &Runtime, server: &Server) {
     rt.block_on(server.drop_store(scheduler.store(), &schema));
 }
 
+fn service_reserve_and_confirm(c: &mut Criterion, rt: &Runtime, server: &Server) {
+    let (store, schema) = rt.block_on(server.store(4));
+    let scheduler = scheduler(store, 31);
+    let mut providers = 0;
+    c.bench_function("postgres/service-reserve+confirm/4-slots", |b| {
+        b.iter_custom(|iters| {
+            common::service_reserve_and_confirm(rt, &scheduler, &mut providers, iters)
+        });
+    });
+    rt.block_on(server.drop_store(scheduler.store(), &schema));
+}
+
+fn list_beside_service(c: &mut Criterion, rt: &Runtime, server: &Server) {
+    let (store, schema) = rt.block_on(server.store(4));
+    let scheduler = scheduler(store, BIG_CALENDAR_DAYS);
+    common::list_beside_service(c, rt, &scheduler, "postgres");
+    rt.block_on(server.drop_store(scheduler.store(), &schema));
+}
+
 fn list_page(c: &mut Criterion, rt: &Runtime, server: &Server) {
     let (store, schema) = rt.block_on(server.store(4));
     let scheduler = scheduler(store, BIG_CALENDAR_DAYS);
@@ -184,7 +203,9 @@ fn postgres(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let server = rt.block_on(Server::connect(&url));
     reserve_and_confirm(c, &rt, &server);
+    service_reserve_and_confirm(c, &rt, &server);
     list_page(c, &rt, &server);
+    list_beside_service(c, &rt, &server);
     sweep(c, &rt, &server);
     rt.block_on(server.admin.close());
 }

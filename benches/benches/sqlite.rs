@@ -71,6 +71,27 @@ fn reserve_and_confirm(c: &mut Criterion) {
     rt.block_on(scheduler.store().close());
 }
 
+fn service_reserve_and_confirm(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let db = TempDb::new("service-reserve");
+    let scheduler = scheduler(rt.block_on(db.store()), 31);
+    let mut providers = 0;
+    c.bench_function("sqlite/service-reserve+confirm/4-slots", |b| {
+        b.iter_custom(|iters| {
+            common::service_reserve_and_confirm(&rt, &scheduler, &mut providers, iters)
+        });
+    });
+    rt.block_on(scheduler.store().close());
+}
+
+fn list_beside_service(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let db = TempDb::new("booked");
+    let scheduler = scheduler(rt.block_on(db.store()), BIG_CALENDAR_DAYS);
+    common::list_beside_service(c, &rt, &scheduler, "sqlite");
+    rt.block_on(scheduler.store().close());
+}
+
 fn list_page(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
     let db = TempDb::new("list");
@@ -137,5 +158,12 @@ fn sweep(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, reserve_and_confirm, list_page, sweep);
+criterion_group!(
+    benches,
+    reserve_and_confirm,
+    service_reserve_and_confirm,
+    list_page,
+    list_beside_service,
+    sweep
+);
 criterion_main!(benches);

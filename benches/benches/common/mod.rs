@@ -6,7 +6,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use scheduler_core::{ClientId, ManualClock, Policy, ProviderId, Scheduler, SlotId, Store, Window};
+use scheduler_core::{
+    ClientId, ListQuery, ManualClock, Policy, ProviderId, Scheduler, Service, ServiceId, SlotId,
+    Store, Window,
+};
 use tokio::runtime::Runtime;
 
 /// Days of round-the-clock 15-minute slots that make 100,800 slots.
@@ -80,4 +83,105 @@ pub fn reserve_and_confirm<S: Store>(
         done += round as u64;
     }
     spent
+}
+
+/// The service the service benches book: an hour, four slots.
+pub fn hour_service(provider: &ProviderId) -> Service {
+    Service::new(
+        provider.clone(),
+        ServiceId::new("hour").unwrap(),
+        "Hour",
+        TimeDelta::hours(1),
+    )
+}
+
+/// Time spent on `iters` reserve-plus-confirm pairs of an hour-long service
+/// (a claim of four slots), on back-to-back hours, for `iter_custom`: as
+/// [`reserve_and_confirm`], a fresh provider per round.
+pub fn service_reserve_and_confirm<S: Store>(
+    rt: &Runtime,
+    scheduler: &Scheduler<S, ManualClock>,
+    providers: &mut u64,
+    iters: u64,
+) -> Duration {
+    let client = ClientId::new("bench-client").unwrap();
+    let mut spent = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        *providers += 1;
+        let provider = ProviderId::new(format!("bench-service-provider-{providers}")).unwrap();
+        let slots = rt.block_on(publish(scheduler, &provider, 31));
+        let service = hour_service(&provider);
+        rt.block_on(scheduler.put_service(&service)).unwrap();
+        let starts: Vec<SlotId> = slots
+            .iter()
+            .step_by(4)
+            .map(|slot| slot.clone().for_service(service.id.clone()))
+            .collect();
+        let round = starts.len().min((iters - done) as usize);
+        let started = Instant::now();
+        rt.block_on(async {
+            for slot in &starts[..round] {
+                let held = scheduler.reserve(slot, &client, None).await.unwrap();
+                black_box(scheduler.confirm(held.id, &client).await.unwrap());
+            }
+        });
+        spent += started.elapsed();
+        done += round as u64;
+    }
+    spent
+}
+
+/// A provider with [`BIG_CALENDAR_DAYS`] of slots, every seventh slot
+/// booked, and the [`hour_service`]: the calendar the service listing is
+/// measured on, beside the plain listing of the same calendar.
+pub async fn booked_calendar<S: Store>(
+    scheduler: &Scheduler<S, ManualClock>,
+    provider: &ProviderId,
+) -> Service {
+    let slots = publish(scheduler, provider, BIG_CALENDAR_DAYS).await;
+    assert_eq!(slots.len(), 100_800);
+    let client = ClientId::new("bench-client").unwrap();
+    for slot in slots.iter().step_by(7) {
+        let held = scheduler.reserve(slot, &client, None).await.unwrap();
+        scheduler.confirm(held.id, &client).await.unwrap();
+    }
+    let service = hour_service(provider);
+    scheduler.put_service(&service).await.unwrap();
+    service
+}
+
+/// Benches the plain and the service listing of 50 on a [`booked_calendar`].
+pub fn list_beside_service<S: Store>(
+    c: &mut criterion::Criterion,
+    rt: &Runtime,
+    scheduler: &Scheduler<S, ManualClock>,
+    backend: &str,
+) {
+    let provider = ProviderId::new("bench-booked-provider").unwrap();
+    let service = rt.block_on(booked_calendar(scheduler, &provider));
+    let mut group = c.benchmark_group(format!("{backend}/every-7th-booked"));
+    group.bench_function("list-50", |b| {
+        b.iter(|| {
+            let page = rt
+                .block_on(scheduler.list_slots(&provider, ListQuery::all().limit(50)))
+                .unwrap();
+            assert_eq!(page.items.len(), 50);
+            page
+        });
+    });
+    group.bench_function("service-list-50", |b| {
+        b.iter(|| {
+            let page = rt
+                .block_on(scheduler.list_service_starts(
+                    &provider,
+                    &service.id,
+                    ListQuery::all().limit(50),
+                ))
+                .unwrap();
+            assert_eq!(page.items.len(), 50);
+            page
+        });
+    });
+    group.finish();
 }
