@@ -139,17 +139,50 @@ impl<S: Send + Sync> FromRequestParts<S> for ServicePath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        // As for `PathId`: undecodable bytes are judged as U+FFFD, which no id allows.
+        // As for `PathId`: undecodable bytes are judged as U+FFFD, which no
+        // id allows. axum refuses both parameters when one does not decode,
+        // so each is then decoded from the path on its own, to blame the
+        // right one (`/v1/providers/{providerId}/services/{serviceId}`).
         let (provider, service) =
             match Path::<(String, String)>::from_request_parts(parts, state).await {
                 Ok(Path(pair)) => pair,
-                Err(_) => ("\u{fffd}".to_owned(), "\u{fffd}".to_owned()),
+                Err(_) => {
+                    let segments: Vec<&str> = parts.uri.path().split('/').collect();
+                    let segment = |i: usize| lossy_percent_decoded(segments.get(i).unwrap_or(&""));
+                    (segment(3), segment(5))
+                }
             };
         Ok(ServicePath {
             provider: provider.parse()?,
             service: service.parse()?,
         })
     }
+}
+
+/// `segment` with its `%XX` escapes decoded, bytes that are not UTF-8 read
+/// as U+FFFD.
+fn lossy_percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1).and_then(|&b| hex(b)),
+            bytes.get(i + 2).and_then(|&b| hex(b)),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Declares a query-parameter struct that begins with `from` and `to`, said

@@ -107,6 +107,9 @@ fn segments() -> Vec<String> {
         "confirm",
         "availability",
         "schedule",
+        "services",
+        "visit",
+        "reschedule",
         "healthz",
         "docs",
         "openapi.json",
@@ -145,7 +148,9 @@ fn segments() -> Vec<String> {
     values
 }
 
-const QUERY_NAMES: [&str; 8] = ["from", "to", "limit", "cursor", "form", "", "from[]", "%FF"];
+const QUERY_NAMES: [&str; 9] = [
+    "from", "to", "limit", "cursor", "service", "form", "", "from[]", "%FF",
+];
 
 const QUERY_VALUES: [&str; 26] = [
     "0000-01-01T00:00:00Z",
@@ -449,7 +454,11 @@ impl Draft {
             };
             raw = raw.header(&name, &value);
         }
-        raw.body = self.body;
+        // Placeholders resolve in a body too (a slot id to move to).
+        raw.body = match String::from_utf8(self.body) {
+            Ok(text) => ids.resolve(&text).into_bytes(),
+            Err(bytes) => bytes.into_bytes(),
+        };
         raw
     }
 }
@@ -506,10 +515,17 @@ impl Ids {
             };
             let key = &rest[open + 1..open + close];
             match self.value(key) {
-                Some(value) => out.push_str(&value),
-                None => out.push_str(&rest[open..=open + close]),
+                Some(value) => {
+                    out.push_str(&value);
+                    rest = &rest[open + close + 1..];
+                }
+                // Not a placeholder (a JSON object's brace, say): keep the
+                // brace and look for one inside it.
+                None => {
+                    out.push('{');
+                    rest = &rest[open + 1..];
+                }
             }
-            rest = &rest[open + close + 1..];
         }
         out.push_str(rest);
         out

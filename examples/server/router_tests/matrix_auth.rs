@@ -7,7 +7,9 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::matrix_harness::{ALICE_KEY, Harness, Route, Seed, base64url, valid_schedule};
+use super::matrix_harness::{
+    ALICE_KEY, Harness, Route, Seed, base64url, valid_reschedule, valid_schedule, valid_service,
+};
 use super::support::SECRET;
 use crate::auth::{JwtKeys, Role};
 
@@ -292,6 +294,8 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
         Route::FeedTokens,
         Route::RevokeFeedToken,
         Route::Feed,
+        Route::PutService,
+        Route::DeleteService,
     ] {
         add(
             route,
@@ -320,8 +324,8 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
             WRONG_ROLE,
         );
     }
-    for route in [Route::Read, Route::Cancel] {
-        // Both roles may read and cancel, but a provider named alice is not alice.
+    for route in [Route::Read, Route::Cancel, Route::Reschedule] {
+        // Both roles may read, cancel and move, but a provider named alice is not alice.
         add(
             route,
             Wrong,
@@ -347,7 +351,12 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
             FORBIDDEN,
         );
     }
-    for route in [Route::Confirm, Route::Read, Route::Cancel] {
+    for route in [
+        Route::Confirm,
+        Route::Read,
+        Route::Cancel,
+        Route::Reschedule,
+    ] {
         add(
             route,
             Others,
@@ -422,6 +431,25 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
         None,
         Expect::Ok,
     );
+    // Services are as public as the slots they book.
+    for route in [Route::GetService, Route::Services] {
+        add(
+            route,
+            Wrong,
+            "a provider token",
+            token(h, Role::Provider, "alice"),
+            None,
+            Expect::Ok,
+        );
+        add(
+            route,
+            Others,
+            "another provider's services",
+            token(h, Role::Provider, "dr-who"),
+            None,
+            Expect::Ok,
+        );
+    }
     // Slots are public to every user, in either role.
     add(
         Route::Slots,
@@ -604,6 +632,12 @@ async fn every_bad_credential_gets_the_right_answer_and_changes_nothing() {
         }
         if row.route == Route::PutSchedule {
             request = request.body("application/json", valid_schedule().to_string());
+        }
+        if row.route == Route::PutService {
+            request = request.body("application/json", valid_service().to_string());
+        }
+        if row.route == Route::Reschedule {
+            request = request.body("application/json", valid_reschedule().to_string());
         }
         let before = harness.snapshot().await;
         let reply = harness.send(request).await;

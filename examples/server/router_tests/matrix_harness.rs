@@ -10,9 +10,10 @@ use axum::body::Body;
 use axum::http::{HeaderName, HeaderValue, Method, Request};
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{
-    CalendarStore, ReservationPage, ReservationStore, ScheduleStore, SlotBounds, StoredSchedule,
+    CalendarStore, ReservationPage, ReservationStore, ScheduleStore, ServiceStore, SlotBounds,
+    StoredSchedule,
 };
-use scheduler_core::{ClientId, Clock, ManualClock, Policy, ProviderId, Reservation};
+use scheduler_core::{ClientId, Clock, ManualClock, Policy, ProviderId, Reservation, Service};
 use scheduler_memory::MemoryStore;
 use serde_json::{Value, json};
 
@@ -48,6 +49,21 @@ pub struct Seed {
     pub other_feed_token: String,
 }
 
+/// dr-grey's seeded service.
+pub const SEEDED_SERVICE: &str = "/v1/providers/dr-grey/services/visit";
+
+/// A service dr-grey may store: half an hour.
+pub fn valid_service() -> Value {
+    json!({ "name": "Visit", "durationMinutes": 30 })
+}
+
+/// A move of alice's hold to dr-grey's 10:00 slot, free in the seed.
+pub fn valid_reschedule() -> Value {
+    let ten = chrono::TimeZone::with_ymd_and_hms(&Utc, 2030, 3, 6, 10, 0, 0).unwrap();
+    let slot = scheduler_core::SlotId::new(ProviderId::new("dr-grey").unwrap(), ten);
+    json!({ "slotId": slot.to_string() })
+}
+
 /// dr-who's weekly schedule: UTC, open only on 2030-03-06 09:00-12:00, so
 /// setting it keeps exactly the slots the seed published.
 pub fn seeded_schedule() -> Value {
@@ -72,6 +88,8 @@ pub struct Snapshot {
     alice_key: Option<Reservation>,
     /// Per known provider: their feed tokens.
     feed_tokens: Vec<Vec<FeedToken>>,
+    /// Per known provider: their services.
+    services: Vec<Vec<Service>>,
 }
 
 /// The application under test and direct access to its storage.
@@ -129,6 +147,12 @@ impl Harness {
         )
         .await;
         let other = self.reserve("carol", &theirs[0], None).await;
+        self.expect_ok(
+            self.request(Method::PUT, SEEDED_SERVICE)
+                .bearer(&self.token(Role::Provider, "dr-grey"))
+                .body("application/json", valid_service().to_string()),
+        )
+        .await;
         let feed_token = self.issue_feed_token("dr-grey").await;
         let other_feed_token = self.issue_feed_token("dr-who").await;
         self.expect_ok(
@@ -245,8 +269,10 @@ impl Harness {
         };
         let mut calendars = Vec::new();
         let mut feed_tokens = Vec::new();
+        let mut services = Vec::new();
         for provider in PROVIDERS {
             let provider = ProviderId::new(provider).unwrap();
+            services.push(store.services(&provider).await.unwrap());
             calendars.push((
                 store.calendar_version(&provider).await.unwrap(),
                 store
@@ -281,6 +307,7 @@ impl Harness {
             schedules,
             alice_key,
             feed_tokens,
+            services,
         }
     }
 
@@ -379,10 +406,15 @@ pub enum Route {
     FeedTokens,
     RevokeFeedToken,
     Feed,
+    PutService,
+    GetService,
+    DeleteService,
+    Services,
+    Reschedule,
 }
 
 impl Route {
-    pub const ALL: [Route; 19] = [
+    pub const ALL: [Route; 24] = [
         Route::Publish,
         Route::Withdraw,
         Route::Slots,
@@ -402,17 +434,26 @@ impl Route {
         Route::PutSchedule,
         Route::GetSchedule,
         Route::DeleteSchedule,
+        Route::PutService,
+        Route::GetService,
+        Route::DeleteService,
+        Route::Services,
+        Route::Reschedule,
     ];
 
     pub fn method(self) -> Method {
         match self {
-            Route::Publish | Route::Reserve | Route::Confirm | Route::IssueFeedToken => {
-                Method::POST
-            }
-            Route::Withdraw | Route::Cancel | Route::DeleteSchedule | Route::RevokeFeedToken => {
-                Method::DELETE
-            }
-            Route::PutSchedule => Method::PUT,
+            Route::Publish
+            | Route::Reserve
+            | Route::Confirm
+            | Route::IssueFeedToken
+            | Route::Reschedule => Method::POST,
+            Route::Withdraw
+            | Route::Cancel
+            | Route::DeleteSchedule
+            | Route::RevokeFeedToken
+            | Route::DeleteService => Method::DELETE,
+            Route::PutSchedule | Route::PutService => Method::PUT,
             _ => Method::GET,
         }
     }
@@ -437,6 +478,11 @@ impl Route {
             Route::IssueFeedToken | Route::FeedTokens => format!("/v1/providers/{id}/feed-tokens"),
             Route::RevokeFeedToken => format!("/v1/providers/dr-grey/feed-tokens/{id}"),
             Route::Feed => format!("/v1/providers/{id}/bookings.ics"),
+            Route::PutService | Route::GetService | Route::DeleteService => {
+                format!("/v1/providers/{id}/services/visit")
+            }
+            Route::Services => format!("/v1/providers/{id}/services"),
+            Route::Reschedule => format!("/v1/reservations/{id}/reschedule"),
         }
     }
 
@@ -446,7 +492,7 @@ impl Route {
     pub fn valid_id(self, seed: &Seed) -> String {
         match self {
             Route::Reserve => seed.slots[3].clone(),
-            Route::Confirm | Route::Read | Route::Cancel => seed.held.clone(),
+            Route::Confirm | Route::Read | Route::Cancel | Route::Reschedule => seed.held.clone(),
             Route::Docs => "index.html".to_owned(),
             Route::RevokeFeedToken => seed.feed_token_id.clone(),
             Route::GetSchedule | Route::DeleteSchedule => "dr-who".to_owned(),
@@ -464,7 +510,9 @@ impl Route {
             | Route::IssueFeedToken
             | Route::FeedTokens
             | Route::RevokeFeedToken
-            | Route::Feed => Some((Role::Provider, "dr-grey")),
+            | Route::Feed
+            | Route::PutService
+            | Route::DeleteService => Some((Role::Provider, "dr-grey")),
             Route::DeleteSchedule => Some((Role::Provider, "dr-who")),
             Route::Slots
             | Route::GetSchedule
@@ -472,7 +520,10 @@ impl Route {
             | Route::Confirm
             | Route::Read
             | Route::Cancel
-            | Route::MyReservations => Some((Role::Client, "alice")),
+            | Route::MyReservations
+            | Route::GetService
+            | Route::Services
+            | Route::Reschedule => Some((Role::Client, "alice")),
             Route::Health | Route::OpenApi | Route::Docs => None,
         }
     }
@@ -496,6 +547,12 @@ impl Route {
         }
         if self == Route::PutSchedule {
             request = request.body("application/json", valid_schedule().to_string());
+        }
+        if self == Route::PutService {
+            request = request.body("application/json", valid_service().to_string());
+        }
+        if self == Route::Reschedule {
+            request = request.body("application/json", valid_reschedule().to_string());
         }
         request
     }

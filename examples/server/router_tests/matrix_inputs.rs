@@ -139,6 +139,25 @@ fn not_applicable(route: Route, kind: Kind) -> Option<&'static str> {
         (R::GetSchedule, K::TenMegabytes) => Some(
             "reads no body and no header but the token, and a URI holds at most 64 KiB: its longest values are tried as very long ids",
         ),
+        (
+            R::PutService | R::GetService | R::DeleteService | R::Services,
+            K::Year0 | K::Year9999 | K::BeforeEpoch | K::NonUtcOffset | K::SubSecond,
+        ) => Some("a service holds ids, a name and lengths in whole minutes or days: no instant"),
+        (R::GetService | R::DeleteService | R::Services, K::UnknownField | K::WrongType) => Some(
+            "reads no query or body, only ids in its path; unknown query parameters and headers are ignored",
+        ),
+        (R::GetService | R::DeleteService | R::Services, K::MissingField) => {
+            Some("its inputs are the path ids; without one the path is another route")
+        }
+        (R::GetService | R::DeleteService | R::Services, K::HugeNumber) => {
+            Some("its ids are user ids, not numbers: digits are only characters in them")
+        }
+        (R::GetService | R::DeleteService | R::Services, K::TenMegabytes) => Some(
+            "reads no body and no header but the token, and a URI holds at most 64 KiB: its longest values are tried as very long ids",
+        ),
+        (R::Reschedule, K::NonUtcOffset) => {
+            Some("a slot id holds UTC epoch seconds: no offset can be written in it")
+        }
         _ => None,
     }
 }
@@ -271,9 +290,27 @@ fn rows(harness: &Harness, seed: &Seed) -> Vec<Row> {
     get_schedule_rows(&mut r);
     unconditional_rows(&mut r);
     reserve_rows(&mut r);
-    for route in [Route::Confirm, Route::Read, Route::Cancel] {
+    for route in [
+        Route::Confirm,
+        Route::Read,
+        Route::Cancel,
+        Route::Reschedule,
+    ] {
         reservation_path_rows(&mut r, route);
     }
+    for route in [
+        Route::PutService,
+        Route::GetService,
+        Route::DeleteService,
+        Route::Services,
+    ] {
+        provider_path_rows(&mut r, route);
+    }
+    for route in [Route::PutService, Route::GetService, Route::DeleteService] {
+        service_path_rows(&mut r, route);
+    }
+    service_body_rows(&mut r);
+    reschedule_rows(&mut r);
     docs_rows(&mut r);
     r.rows
 }
@@ -816,9 +853,10 @@ fn if_match_rows(r: &mut Rows<'_>, route: Route) {
 }
 
 /// The `{slotId}` and `Idempotency-Key` of a reserve request.
-fn reserve_rows(r: &mut Rows<'_>) {
+/// Bad slot ids, as a reserve's path or a reschedule's body carries one, and
+/// the answer each must get.
+fn slot_id_cases() -> Vec<(Kind, &'static str, String, Expect)> {
     use Kind as K;
-    let route = Route::Reserve;
     let utc = |y, mo, d, h, mi, s| {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
             .unwrap()
@@ -828,8 +866,7 @@ fn reserve_rows(r: &mut Rows<'_>) {
     let not_found = (StatusCode::NOT_FOUND, "slot_not_found", "slotId");
     let too_late = refused("lead_time", "slotId");
     let bad_slot = bad("invalid_id", "slotId");
-    let bad_key = bad("invalid_id", "idempotencyKey");
-    let cases: Vec<(Kind, &str, String, _)> = vec![
+    vec![
         (
             K::Malformed,
             "not base64url",
@@ -933,7 +970,14 @@ fn reserve_rows(r: &mut Rows<'_>) {
             slot(utc(2030, 3, 6, 9, 45, 0), "a".repeat(129).as_bytes()),
             bad_slot,
         ),
-    ];
+    ]
+}
+
+fn reserve_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::Reserve;
+    let bad_key = bad("invalid_id", "idempotencyKey");
+    let cases = slot_id_cases();
     for (kind, case, id, expect) in cases {
         let request = r.path(route, &id);
         r.add(route, kind, case, request, expect);
@@ -1738,5 +1782,217 @@ async fn each_routes_valid_request_succeeds() {
             reply.status,
             reply.text
         );
+    }
+}
+
+/// The `{serviceId}` of the service routes.
+fn service_path_rows(r: &mut Rows<'_>, route: Route) {
+    use Kind as K;
+    let cases: [(Kind, &str, String); 7] = [
+        (K::Malformed, "a space in the id", "a%20visit".to_owned()),
+        (K::InvalidUtf8, "byte 0xFF", "visit%FF".to_owned()),
+        (K::SqlLooking, "SQL", "visit'%20OR%20'1'='1".to_owned()),
+        (
+            K::PathTraversal,
+            "an encoded traversal",
+            "..%2F..%2Fetc%2Fpasswd".to_owned(),
+        ),
+        (
+            K::PathTraversal,
+            "a backslash traversal",
+            "..%5C..%5Cadmin".to_owned(),
+        ),
+        (K::VeryLongId, "129 characters", "v".repeat(129)),
+        (K::VeryLongId, "60 000 characters", "v".repeat(LONGEST)),
+    ];
+    for (kind, case, id) in cases {
+        let mut request = route.valid(r.harness, r.seed);
+        request.uri = format!("/v1/providers/dr-grey/services/{id}");
+        r.add(route, kind, case, request, bad("invalid_id", "serviceId"));
+    }
+}
+
+/// The body of `PUT /v1/providers/{providerId}/services/{serviceId}`.
+fn service_body_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::PutService;
+    let invalid = |field| bad("invalid_service", field);
+    let too_large = (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body");
+    let cases: Vec<(Kind, &str, Vec<u8>, Expect)> = vec![
+        (
+            K::Malformed,
+            "unterminated JSON",
+            br#"{"name": "#.to_vec(),
+            bad("malformed_json", "body"),
+        ),
+        (
+            K::Malformed,
+            "empty body",
+            Vec::new(),
+            bad("malformed_json", "body"),
+        ),
+        (
+            K::WrongType,
+            "duration as a string",
+            json!({ "name": "Visit", "durationMinutes": "30" })
+                .to_string()
+                .into(),
+            bad("invalid_body", "durationMinutes"),
+        ),
+        (
+            K::WrongType,
+            "duration as a fraction",
+            json!({ "name": "Visit", "durationMinutes": 30.5 })
+                .to_string()
+                .into(),
+            bad("invalid_body", "durationMinutes"),
+        ),
+        (
+            K::UnknownField,
+            "an id in the body",
+            json!({ "name": "Visit", "durationMinutes": 30, "id": "other" })
+                .to_string()
+                .into(),
+            bad("invalid_body", "id"),
+        ),
+        (
+            K::MissingField,
+            "no duration",
+            json!({ "name": "Visit" }).to_string().into(),
+            bad("invalid_body", "durationMinutes"),
+        ),
+        (
+            K::MissingField,
+            "an empty name",
+            json!({ "name": "", "durationMinutes": 30 })
+                .to_string()
+                .into(),
+            invalid("name"),
+        ),
+        (
+            K::HugeNumber,
+            "duration i64::MAX minutes",
+            json!({ "name": "Visit", "durationMinutes": i64::MAX })
+                .to_string()
+                .into(),
+            invalid("durationMinutes"),
+        ),
+        (
+            K::HugeNumber,
+            "horizon i64::MIN days",
+            json!({ "name": "Visit", "durationMinutes": 30, "maxAdvanceDays": i64::MIN })
+                .to_string()
+                .into(),
+            invalid("maxAdvanceDays"),
+        ),
+        (
+            K::HugeNumber,
+            "duration beyond i64",
+            br#"{"name":"Visit","durationMinutes":99999999999999999999}"#.to_vec(),
+            bad("invalid_body", "durationMinutes"),
+        ),
+        (
+            K::TenMegabytes,
+            "a 10 MB name",
+            json!({ "name": ten_mb(b'n'), "durationMinutes": 30 })
+                .to_string()
+                .into(),
+            too_large,
+        ),
+        (
+            K::InvalidUtf8,
+            "bytes 0xFF 0xFE in the name",
+            b"{\"name\":\"Visit\xff\xfe\",\"durationMinutes\":30}".to_vec(),
+            bad("malformed_json", "body"),
+        ),
+        (
+            K::SqlLooking,
+            "SQL as the duration",
+            json!({ "name": "Visit", "durationMinutes": "30; DROP TABLE services" })
+                .to_string()
+                .into(),
+            bad("invalid_body", "durationMinutes"),
+        ),
+        (
+            K::PathTraversal,
+            "a traversal as the name, with a newline",
+            json!({ "name": "../../etc/passwd\n", "durationMinutes": 30 })
+                .to_string()
+                .into(),
+            invalid("name"),
+        ),
+        (
+            K::VeryLongId,
+            "a name of 201 characters",
+            json!({ "name": "n".repeat(201), "durationMinutes": 30 })
+                .to_string()
+                .into(),
+            invalid("name"),
+        ),
+    ];
+    for (kind, case, body, expect) in cases {
+        let mut request = route.valid(r.harness, r.seed);
+        request.body = body;
+        r.add(route, kind, case, request, expect);
+    }
+}
+
+/// The body of `POST /v1/reservations/{id}/reschedule`: every bad slot id a
+/// reserve's path is tried with, and bad JSON.
+fn reschedule_rows(r: &mut Rows<'_>) {
+    use Kind as K;
+    let route = Route::Reschedule;
+    let with_body = |body: Vec<u8>| {
+        let mut request = route.valid(r.harness, r.seed);
+        request.body = body;
+        request
+    };
+    for (kind, case, id, expect) in slot_id_cases() {
+        let request = with_body(json!({ "slotId": id }).to_string().into());
+        r.add(route, kind, case, request, expect);
+    }
+    let cases: Vec<(Kind, &str, Vec<u8>, Expect)> = vec![
+        (
+            K::Malformed,
+            "unterminated JSON",
+            br#"{"slotId": "#.to_vec(),
+            bad("malformed_json", "body"),
+        ),
+        (
+            K::WrongType,
+            "the slot id as a number",
+            br#"{"slotId": 5}"#.to_vec(),
+            bad("invalid_body", "slotId"),
+        ),
+        (
+            K::UnknownField,
+            "a start beside the slot id",
+            json!({ "slotId": r.seed.slots[4], "start": "2030-03-06T10:00:00Z" })
+                .to_string()
+                .into(),
+            bad("invalid_body", "start"),
+        ),
+        (
+            K::MissingField,
+            "no slot id",
+            b"{}".to_vec(),
+            bad("invalid_body", "slotId"),
+        ),
+        (
+            K::TenMegabytes,
+            "a 10 MB slot id",
+            json!({ "slotId": ten_mb(b'A') }).to_string().into(),
+            (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body"),
+        ),
+        (
+            K::InvalidUtf8,
+            "bytes 0xFF 0xFE in the slot id",
+            b"{\"slotId\":\"AAAA\xff\xfe\"}".to_vec(),
+            bad("malformed_json", "body"),
+        ),
+    ];
+    for (kind, case, body, expect) in cases {
+        let request = with_body(body);
+        r.add(route, kind, case, request, expect);
     }
 }
