@@ -45,8 +45,8 @@ CREATE TABLE claims (
     PRIMARY KEY (provider_id, cell_s)
 ) STRICT, WITHOUT ROWID;
 
--- A reservation's claims, to confirm or drop them together.
-CREATE INDEX claims_by_reservation ON claims (reservation_id);
+-- A reservation's claims are found by its provider and blocked span, a
+-- range of the primary key: no second index to write with every claim.
 
 -- Existing live reservations keep their one-slot claim. The unique index
 -- dropped below admitted at most one per slot, so these rows never collide.
@@ -62,7 +62,11 @@ CREATE TRIGGER reservations_confirm_claims
 AFTER UPDATE OF status ON reservations
 WHEN new.status = 'confirmed' AND old.status = 'held'
 BEGIN
-    UPDATE claims SET expires_us = NULL WHERE reservation_id = new.id;
+    UPDATE claims SET expires_us = NULL
+    WHERE provider_id = new.provider_id
+      AND cell_s >= new.start_s - new.buffer_before_s
+      AND cell_s < new.end_s + new.buffer_after_s
+      AND reservation_id = new.id;
 END;
 
 -- A reservation that is cancelled or expires frees its cells.
@@ -70,5 +74,9 @@ CREATE TRIGGER reservations_release_claims
 AFTER UPDATE OF status ON reservations
 WHEN new.status IN ('cancelled', 'expired') AND old.status IN ('held', 'confirmed')
 BEGIN
-    DELETE FROM claims WHERE reservation_id = new.id;
+    DELETE FROM claims
+    WHERE provider_id = new.provider_id
+      AND cell_s >= new.start_s - new.buffer_before_s
+      AND cell_s < new.end_s + new.buffer_after_s
+      AND reservation_id = new.id;
 END;

@@ -30,10 +30,14 @@ SELECT
     WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11 AND reservation_id <> $4)"
 );
 
-/// Replaces `$4`'s claims by `[$10, $11)`, keeping their expiry, and moves
-/// the reservation there.
+/// Replaces `$4`'s claims (found by its current span, a range of the
+/// primary key) by `[$10, $11)`, keeping their expiry, and moves the
+/// reservation there.
 const MOVE: &str = concat!(
-    "DELETE FROM claims WHERE reservation_id = $4;\n",
+    "DELETE FROM claims
+WHERE provider_id = $1 AND reservation_id = $4
+  AND cell_s >= (SELECT start_s - buffer_before_s FROM reservations WHERE id = $4)
+  AND cell_s < (SELECT end_s + buffer_after_s FROM reservations WHERE id = $4);\n",
     cells!(),
     "
 INSERT INTO claims (provider_id, cell_s, reservation_id, expires_us)
