@@ -15,19 +15,23 @@ use crate::row::{ReservationRow, buffers, id_bytes, limit, micros, storage};
 /// and takes them off the sweeper's queue (`unqueued`). The `UPDATE`
 /// re-checks each hold after waiting for its row lock, so a hold confirmed
 /// meanwhile is left alone with its claims. Shared with rescheduling.
+///
+/// The ids are collected into an array (an init plan), not matched with
+/// `IN (subquery)`: the planner may hash such a subquery and scan the whole
+/// table, on every hold.
 macro_rules! retire_lapsed {
     () => {
         concat!(
             "stale AS (
         UPDATE reservations SET status = 'expired'
-        WHERE id IN (
+        WHERE id = ANY(ARRAY(
             SELECT reservation_id FROM claims
-            WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11 AND expires_us <= $3)
+            WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11 AND expires_us <= $3))
           AND status = 'held' AND expires_us <= $3
         RETURNING id, expires_us
     ),
     released AS (
-        DELETE FROM claims WHERE reservation_id IN (SELECT id FROM stale)
+        DELETE FROM claims WHERE reservation_id = ANY(ARRAY(SELECT id FROM stale))
         RETURNING cell_s
     ),
     ",

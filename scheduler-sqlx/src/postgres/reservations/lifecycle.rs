@@ -30,7 +30,7 @@ macro_rules! transition {
             unqueued!("moved"),
             ", claimed AS (",
             $claims,
-            " WHERE reservation_id IN (SELECT id FROM moved))",
+            " WHERE reservation_id = ANY(ARRAY(SELECT id FROM moved)))",
             " SELECT ",
             reservation_columns!(),
             " FROM moved"
@@ -83,7 +83,7 @@ const EXPIRE_DUE: &str = concat!(
         RETURNING id, expires_us
     ), ",
     unqueued!("swept"),
-    ", released AS (DELETE FROM claims WHERE reservation_id IN (SELECT id FROM swept))
+    ", released AS (DELETE FROM claims WHERE reservation_id = ANY(ARRAY(SELECT id FROM swept)))
     SELECT count(*) FROM swept"
 );
 
