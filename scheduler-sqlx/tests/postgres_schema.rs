@@ -3,6 +3,7 @@
 #![cfg(feature = "postgres")]
 
 mod pg_support;
+mod upgrade_support;
 
 use chrono::TimeDelta;
 use pg_support::{TestDb, bookable, count, epoch, open, scheduler};
@@ -463,54 +464,5 @@ async fn live_reservations_keep_their_slots_through_the_services_migration() {
     store.migrate().await.unwrap();
     let clock = ManualClock::new(epoch());
     let scheduler = scheduler(store, &clock);
-    upgraded_calendar_behaves(&scheduler, bookable()).await;
-}
-
-/// The checks both databases make after the services migration: see
-/// `live_reservations_keep_their_slots_through_the_services_migration`.
-async fn upgraded_calendar_behaves(
-    scheduler: &pg_support::PgScheduler,
-    s: chrono::DateTime<chrono::Utc>,
-) {
-    use scheduler_core::{Error, ReservationId, SlotId};
-    let p = ProviderId::new("p-old").unwrap();
-    let at = |n: i32| s + TimeDelta::minutes(15 * i64::from(n));
-    let free: Vec<_> = scheduler
-        .list_slots(&p, ListQuery::all())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|slot| slot.start)
-        .collect();
-    assert_eq!(free, [at(2), at(3)], "the held and booked slots stay taken");
-    let eve = ClientId::new("eve").unwrap();
-    for n in [0, 1] {
-        let taken = scheduler
-            .reserve(&SlotId::new(p.clone(), at(n)), &eve, None)
-            .await;
-        assert!(
-            matches!(taken, Err(Error::SlotUnavailable { .. })),
-            "{taken:?}"
-        );
-    }
-    scheduler
-        .reserve(&SlotId::new(p.clone(), at(3)), &eve, None)
-        .await
-        .expect("the lapsed hold gives way");
-    let lapsed = ReservationId::from_u128(u128::from_be_bytes([4; 16]));
-    let stored = scheduler
-        .store()
-        .reservation(lapsed)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.status, ReservationStatus::Expired);
-    let amy = Actor::Client(ClientId::new("amy").unwrap());
-    let held = ReservationId::from_u128(u128::from_be_bytes([1; 16]));
-    scheduler.cancel(held, &amy).await.unwrap();
-    scheduler
-        .reserve(&SlotId::new(p.clone(), at(0)), &eve, None)
-        .await
-        .expect("a cancelled hold frees its slot");
+    upgrade_support::upgraded_calendar_behaves(&scheduler, bookable()).await;
 }

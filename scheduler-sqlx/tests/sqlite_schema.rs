@@ -3,8 +3,8 @@
 #![cfg(feature = "sqlite")]
 
 mod sqlite_support;
+mod upgrade_support;
 
-use scheduler_core::store::ReservationStore;
 use scheduler_core::testkit::Harness;
 use scheduler_sqlx::SqliteStore;
 use sqlite_support::{TempDb, count, memory_store};
@@ -254,9 +254,6 @@ async fn every_spelling_of_a_fileless_database_reads_what_it_wrote() {
 #[tokio::test(flavor = "multi_thread")]
 async fn live_reservations_keep_their_slots_through_the_services_migration() {
     use chrono::TimeDelta;
-    use scheduler_core::{
-        Actor, ClientId, Error, ListQuery, ProviderId, ReservationId, ReservationStatus, SlotId,
-    };
     let db = TempDb::new("upgrade");
     let options = SqliteStore::connect_options(&db.url()).expect("options");
     let pool = SqlitePool::connect_with(options).await.expect("own pool");
@@ -296,46 +293,6 @@ async fn live_reservations_keep_their_slots_through_the_services_migration() {
     let store = SqliteStore::connect(&db.url()).await.expect("connect");
     store.migrate().await.expect("the services migration");
 
-    let h = Harness::new(store);
-    let p = ProviderId::new("p-old").unwrap();
-    let at = |n: i64| s + TimeDelta::minutes(15 * n);
-    let free: Vec<_> = h
-        .scheduler
-        .list_slots(&p, ListQuery::all())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|slot| slot.start)
-        .collect();
-    assert_eq!(free, [at(2), at(3)], "the held and booked slots stay taken");
-    let eve = ClientId::new("eve").unwrap();
-    for n in [0, 1] {
-        let taken = h
-            .scheduler
-            .reserve(&SlotId::new(p.clone(), at(n)), &eve, None)
-            .await;
-        assert!(
-            matches!(taken, Err(Error::SlotUnavailable { .. })),
-            "{taken:?}"
-        );
-    }
-    h.hold(&SlotId::new(p.clone(), at(3)), &eve).await;
-    let lapsed = ReservationId::from_u128(u128::from_be_bytes([4; 16]));
-    let stored = h
-        .scheduler
-        .store()
-        .reservation(lapsed)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        stored.status,
-        ReservationStatus::Expired,
-        "the lapsed hold was retired"
-    );
-    let amy = Actor::Client(ClientId::new("amy").unwrap());
-    let held = ReservationId::from_u128(u128::from_be_bytes([1; 16]));
-    h.scheduler.cancel(held, &amy).await.unwrap();
-    h.hold(&SlotId::new(p.clone(), at(0)), &eve).await;
+    let scheduler = Harness::new(store).scheduler;
+    upgrade_support::upgraded_calendar_behaves(&scheduler, s).await;
 }

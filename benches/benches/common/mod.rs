@@ -64,25 +64,7 @@ pub fn reserve_and_confirm<S: Store>(
     providers: &mut u64,
     iters: u64,
 ) -> Duration {
-    let client = ClientId::new("bench-client").unwrap();
-    let mut spent = Duration::ZERO;
-    let mut done = 0;
-    while done < iters {
-        *providers += 1;
-        let provider = ProviderId::new(format!("bench-provider-{providers}")).unwrap();
-        let slots = rt.block_on(publish(scheduler, &provider, 31));
-        let round = slots.len().min((iters - done) as usize);
-        let started = Instant::now();
-        rt.block_on(async {
-            for slot in &slots[..round] {
-                let held = scheduler.reserve(slot, &client, None).await.unwrap();
-                black_box(scheduler.confirm(held.id, &client).await.unwrap());
-            }
-        });
-        spent += started.elapsed();
-        done += round as u64;
-    }
-    spent
+    book_and_confirm(rt, scheduler, providers, iters, |_, slots| slots)
 }
 
 /// The service the service benches book: an hour, four slots.
@@ -95,33 +77,45 @@ pub fn hour_service(provider: &ProviderId) -> Service {
     )
 }
 
-/// Time spent on `iters` reserve-plus-confirm pairs of an hour-long service
-/// (a claim of four slots), on back-to-back hours, for `iter_custom`: as
-/// [`reserve_and_confirm`], a fresh provider per round.
+/// As [`reserve_and_confirm`], for an hour-long service (a claim of four
+/// slots) on back-to-back hours.
 pub fn service_reserve_and_confirm<S: Store>(
     rt: &Runtime,
     scheduler: &Scheduler<S, ManualClock>,
     providers: &mut u64,
     iters: u64,
 ) -> Duration {
+    book_and_confirm(rt, scheduler, providers, iters, |provider, slots| {
+        let service = hour_service(provider);
+        rt.block_on(scheduler.put_service(&service)).unwrap();
+        slots
+            .iter()
+            .step_by(4)
+            .map(|slot| slot.clone().for_service(service.id.clone()))
+            .collect()
+    })
+}
+
+/// Times reserve-plus-confirm pairs on the ids `bookable` makes of each
+/// fresh provider's slots (outside the timing), until `iters` are done.
+fn book_and_confirm<S: Store>(
+    rt: &Runtime,
+    scheduler: &Scheduler<S, ManualClock>,
+    providers: &mut u64,
+    iters: u64,
+    bookable: impl Fn(&ProviderId, Vec<SlotId>) -> Vec<SlotId>,
+) -> Duration {
     let client = ClientId::new("bench-client").unwrap();
     let mut spent = Duration::ZERO;
     let mut done = 0;
     while done < iters {
         *providers += 1;
-        let provider = ProviderId::new(format!("bench-service-provider-{providers}")).unwrap();
-        let slots = rt.block_on(publish(scheduler, &provider, 31));
-        let service = hour_service(&provider);
-        rt.block_on(scheduler.put_service(&service)).unwrap();
-        let starts: Vec<SlotId> = slots
-            .iter()
-            .step_by(4)
-            .map(|slot| slot.clone().for_service(service.id.clone()))
-            .collect();
-        let round = starts.len().min((iters - done) as usize);
+        let provider = ProviderId::new(format!("bench-provider-{providers}")).unwrap();
+        let slots = bookable(&provider, rt.block_on(publish(scheduler, &provider, 31)));
+        let round = slots.len().min((iters - done) as usize);
         let started = Instant::now();
         rt.block_on(async {
-            for slot in &starts[..round] {
+            for slot in &slots[..round] {
                 let held = scheduler.reserve(slot, &client, None).await.unwrap();
                 black_box(scheduler.confirm(held.id, &client).await.unwrap());
             }

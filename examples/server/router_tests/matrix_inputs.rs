@@ -774,16 +774,28 @@ fn row(route: Route, kind: Kind, case: &str, request: Raw, (status, code, field)
 /// The `{providerId}` of the provider routes. The caller is dr-grey, so each
 /// path names a provider the caller could be if the id were valid.
 fn provider_path_rows(r: &mut Rows<'_>, route: Route) {
+    id_path_rows(r, route, "providerId", "dr-grey", |r, id| r.path(route, id));
+}
+
+/// Bad ids where `route`'s path names a user id (`field`, valid as `valid`),
+/// each put in place by `at`.
+fn id_path_rows(
+    r: &mut Rows<'_>,
+    route: Route,
+    field: &'static str,
+    valid: &str,
+    at: impl Fn(&Rows<'_>, &str) -> Raw,
+) {
     use Kind as K;
     let cases: [(Kind, &str, String); 8] = [
-        (K::Malformed, "a space in the id", "dr%20grey".to_owned()),
-        (K::InvalidUtf8, "byte 0xFF", "dr-grey%FF".to_owned()),
+        (K::Malformed, "a space in the id", format!("{valid}%20x")),
+        (K::InvalidUtf8, "byte 0xFF", format!("{valid}%FF")),
         (
             K::InvalidUtf8,
             "an overlong encoding of /",
             "%C0%AF".to_owned(),
         ),
-        (K::SqlLooking, "SQL", "dr-grey'%20OR%20'1'='1".to_owned()),
+        (K::SqlLooking, "SQL", format!("{valid}'%20OR%20'1'='1")),
         (
             K::PathTraversal,
             "an encoded traversal",
@@ -798,8 +810,8 @@ fn provider_path_rows(r: &mut Rows<'_>, route: Route) {
         (K::VeryLongId, "60 000 characters", "a".repeat(LONGEST)),
     ];
     for (kind, case, id) in cases {
-        let request = r.path(route, &id);
-        r.add(route, kind, case, request, bad("invalid_id", "providerId"));
+        let request = at(r, &id);
+        r.add(route, kind, case, request, bad("invalid_id", field));
     }
 }
 
@@ -1787,29 +1799,11 @@ async fn each_routes_valid_request_succeeds() {
 
 /// The `{serviceId}` of the service routes.
 fn service_path_rows(r: &mut Rows<'_>, route: Route) {
-    use Kind as K;
-    let cases: [(Kind, &str, String); 7] = [
-        (K::Malformed, "a space in the id", "a%20visit".to_owned()),
-        (K::InvalidUtf8, "byte 0xFF", "visit%FF".to_owned()),
-        (K::SqlLooking, "SQL", "visit'%20OR%20'1'='1".to_owned()),
-        (
-            K::PathTraversal,
-            "an encoded traversal",
-            "..%2F..%2Fetc%2Fpasswd".to_owned(),
-        ),
-        (
-            K::PathTraversal,
-            "a backslash traversal",
-            "..%5C..%5Cadmin".to_owned(),
-        ),
-        (K::VeryLongId, "129 characters", "v".repeat(129)),
-        (K::VeryLongId, "60 000 characters", "v".repeat(LONGEST)),
-    ];
-    for (kind, case, id) in cases {
+    id_path_rows(r, route, "serviceId", "visit", |r, id| {
         let mut request = route.valid(r.harness, r.seed);
         request.uri = format!("/v1/providers/dr-grey/services/{id}");
-        r.add(route, kind, case, request, bad("invalid_id", "serviceId"));
-    }
+        request
+    });
 }
 
 /// The body of `PUT /v1/providers/{providerId}/services/{serviceId}`.
