@@ -75,7 +75,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use crate::row::storage;
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;
 
 /// How long a connection may sit idle before it is pinged ahead of reuse.
 pub(super) const PING_AFTER: Duration = Duration::from_secs(1);
@@ -291,6 +291,11 @@ pub(super) struct Conn<'a> {
 }
 
 impl Conn<'_> {
+    /// The connection, to run a statement on.
+    pub(super) fn executor(&mut self) -> &mut PgConnection {
+        self
+    }
+
     /// Ends a one-statement operation with the statement's result: the
     /// connection is kept for reuse if the exchange completed (`Ok`, or
     /// `RowNotFound`), closed otherwise.

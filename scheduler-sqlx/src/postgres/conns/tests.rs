@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use super::*;
 
 /// The admin pool and the options to connect with, or `None` to skip.
-async fn server() -> Option<(PgPool, PgConnectOptions)> {
+pub(in crate::postgres) async fn server() -> Option<(PgPool, PgConnectOptions)> {
     let url = match std::env::var("SCHEDULER_TEST_POSTGRES_URL") {
         Ok(url) if !url.trim().is_empty() => url,
         _ => {

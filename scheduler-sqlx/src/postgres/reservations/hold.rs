@@ -10,6 +10,34 @@ use sqlx::{PgConnection, Postgres};
 use super::by_key_on;
 use crate::row::{ReservationRow, buffers, id_bytes, limit, micros, storage};
 
+/// The cells `[$10, $11)` that a claim blocks, `$13` seconds apart, and the
+/// slots `[$2, $6)` its appointment occupies, as arrays that the conditions
+/// of the hold's statements match with `= ANY`.
+///
+/// Not ranges (`cell_s >= $10 AND cell_s < $11`), and not `generate_series`
+/// as a row source, because of how PostgreSQL plans a prepared statement:
+/// after five plans for the parameters at hand (custom plans), it keeps one
+/// plan for any parameters (the generic plan) only if that is estimated to
+/// cost no more than they did. A range of unknown bounds is estimated at
+/// 0.5% of the table, thousands of rows, so the hold was planned afresh on
+/// every call, and planning cost more than running it. An array computed by
+/// a subquery is unknown to both kinds of plan alike, so their estimates
+/// agree and the generic plan is kept.
+macro_rules! blocked_cells {
+    () => {
+        "ARRAY(SELECT generate_series($10::bigint, $11::bigint - $13::bigint, $13::bigint))"
+    };
+}
+pub(in crate::postgres) use blocked_cells;
+
+/// See [`blocked_cells!`].
+macro_rules! occupied_slots {
+    () => {
+        "ARRAY(SELECT generate_series($2::bigint, $6::bigint - $13::bigint, $13::bigint))"
+    };
+}
+pub(in crate::postgres) use occupied_slots;
+
 /// Expires the lapsed holds that claim a cell of `[$10, $11)` of provider
 /// `$1` at `$3`, as the CTE `stale`, then drops their claims (`released`)
 /// and takes them off the sweeper's queue (`unqueued`). The `UPDATE`
@@ -19,19 +47,33 @@ use crate::row::{ReservationRow, buffers, id_bytes, limit, micros, storage};
 /// The ids are collected into an array (an init plan), not matched with
 /// `IN (subquery)`: the planner may hash such a subquery and scan the whole
 /// table, on every hold.
+///
+/// Each step is gated by a condition that does not depend on a row (a
+/// one-time filter): unless a lapsed claim is in the way, which is rare,
+/// neither `reservations` nor the claims' reservation index is read. The
+/// generic plan is made once per connection and kept until the tables'
+/// statistics change; made while a table was small, it may scan that table
+/// whole, and the gates keep such a plan off the common path.
 macro_rules! retire_lapsed {
     () => {
         concat!(
             "stale AS (
         UPDATE reservations SET status = 'expired'
-        WHERE id = ANY(ARRAY(
+        WHERE EXISTS (
+            SELECT 1 FROM claims
+            WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11 AND expires_us <= $3)
+          AND id = ANY(ARRAY(
             SELECT reservation_id FROM claims
-            WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11 AND expires_us <= $3))
+            WHERE provider_id = $1 AND cell_s = ANY(",
+            blocked_cells!(),
+            ") AND expires_us <= $3))
           AND status = 'held' AND expires_us <= $3
         RETURNING id, expires_us
     ),
     released AS (
-        DELETE FROM claims WHERE reservation_id = ANY(ARRAY(SELECT id FROM stale))
+        DELETE FROM claims
+        WHERE EXISTS (SELECT 1 FROM stale)
+          AND reservation_id = ANY(ARRAY(SELECT id FROM stale))
         RETURNING cell_s
     ),
     ",
@@ -62,7 +104,9 @@ pub(in crate::postgres) use retire_lapsed;
 const HOLD: &str = concat!(
     "WITH slot AS (
         SELECT start_s FROM slots
-        WHERE provider_id = $1 AND start_s >= $2 AND start_s < $6
+        WHERE provider_id = $1 AND start_s = ANY(",
+    occupied_slots!(),
+    ")
         ORDER BY start_s
         FOR UPDATE
     ),
@@ -72,7 +116,9 @@ const HOLD: &str = concat!(
     claimed AS (
         INSERT INTO claims (provider_id, cell_s, reservation_id, expires_us)
         SELECT $1, cell, $4, $8
-        FROM generate_series($10::bigint, $11::bigint - $13::bigint, $13::bigint) AS cell
+        FROM unnest(",
+    blocked_cells!(),
+    ") AS cell
         WHERE (SELECT count(*) FROM slot) = $12
           AND (SELECT count(*) FROM released) >= 0
           AND NOT EXISTS (
@@ -183,4 +229,100 @@ fn claim_params<'q, O>(
 pub(in crate::postgres) fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|db| db.kind() == sqlx::error::ErrorKind::UniqueViolation)
+}
+
+/// The hold's plans on the server named by `SCHEDULER_TEST_POSTGRES_URL`.
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, TimeZone};
+    use scheduler_core::{
+        ClientId, ManualClock, Policy, Precondition, ProviderId, Scheduler, Service, Window,
+    };
+    use sqlx::AssertSqlSafe;
+    use sqlx::postgres::PgPoolOptions;
+
+    use super::*;
+    use crate::PostgresStore;
+    use crate::postgres::conns::tests::server;
+
+    /// From its sixth execution on a connection, the hold runs PostgreSQL's
+    /// generic plan, for plain holds and four-slot service holds alike,
+    /// instead of being planned afresh each time (planning cost more than
+    /// running it). `pg_prepared_statements` counts both kinds of plan.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn holds_run_a_generic_plan_after_five_executions() {
+        let Some((admin, options)) = server().await else {
+            return;
+        };
+        let schema = format!("hold_plans_{}", std::process::id());
+        let fresh = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}");
+        sqlx::raw_sql(AssertSqlSafe(fresh))
+            .execute(&admin)
+            .await
+            .unwrap();
+        // One connection, so every hold runs on the session inspected below.
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.options([("search_path", schema.as_str())]))
+            .await
+            .unwrap();
+        let store = PostgresStore::from_pool(pool.clone());
+        store.migrate().await.unwrap();
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
+        let scheduler = Scheduler::new(store.clone(), ManualClock::new(now), Policy::default());
+
+        let provider = ProviderId::new("p").unwrap();
+        let first = now + TimeDelta::days(2);
+        let window = Window::new(first, first + TimeDelta::hours(12)).unwrap();
+        let slots = scheduler
+            .add_availability(&provider, &[window], Precondition::Any)
+            .await
+            .unwrap()
+            .added;
+        // Other calendars, so that the table is big enough for the estimate
+        // of a range of unknown bounds (0.5% of its rows) to be far off.
+        let others = format!(
+            "INSERT INTO {schema}.slots (provider_id, start_s)
+             SELECT 'other' || (n % 10), {} + 900 * n FROM generate_series(0, 99999) n;
+             ANALYZE {schema}.slots",
+            first.timestamp()
+        );
+        sqlx::raw_sql(AssertSqlSafe(others))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let hour = Service::new(
+            provider.clone(),
+            ServiceId::new("hour").unwrap(),
+            "Hour",
+            TimeDelta::hours(1),
+        );
+        scheduler.put_service(&hour).await.unwrap();
+
+        // Eight one-slot holds, then eight of four slots.
+        let client = ClientId::new("amy").unwrap();
+        let plain = slots[..8].iter().map(|slot| slot.id.clone());
+        let services = (slots[8..].iter().step_by(4).take(8))
+            .map(|slot| slot.id.clone().for_service(hour.id.clone()));
+        for id in plain.chain(services) {
+            scheduler.reserve(&id, &client, None).await.unwrap();
+        }
+
+        let mut conn = store.conns.get().await.unwrap();
+        let plans = sqlx::query_as(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
+        )
+        .bind(HOLD)
+        .fetch_one(&mut *conn)
+        .await;
+        let plans: (i64, i64) = conn.settle(plans).unwrap();
+        assert_eq!(plans, (11, 5), "(generic, custom) plans of 16 holds");
+        drop(store);
+        pool.close().await;
+        let drop_schema = format!("DROP SCHEMA {schema} CASCADE");
+        sqlx::raw_sql(AssertSqlSafe(drop_schema))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
 }

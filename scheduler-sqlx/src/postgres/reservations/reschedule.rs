@@ -7,7 +7,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
 use sqlx::{Connection, PgConnection, Postgres};
 
-use super::hold::{is_unique_violation, retire_lapsed};
+use super::hold::{blocked_cells, is_unique_violation, occupied_slots, retire_lapsed};
 use crate::row::{ReservationRow, id_bytes, limit, micros, storage};
 
 /// Locks reservation `$4` and says whether it is live at `$3`. Its lock
@@ -23,7 +23,9 @@ const LOCK_LIVE: &str = "
 const TARGET_STATE: &str = concat!(
     "WITH slot AS (
         SELECT start_s FROM slots
-        WHERE provider_id = $1 AND start_s >= $2 AND start_s < $6
+        WHERE provider_id = $1 AND start_s = ANY(",
+    occupied_slots!(),
+    ")
         ORDER BY start_s
         FOR UPDATE
     ),
@@ -57,7 +59,9 @@ const MOVE: &str = concat!(
     claimed AS (
         INSERT INTO claims (provider_id, cell_s, reservation_id, expires_us)
         SELECT $1, cell, $4, CASE moved.status WHEN 'held' THEN moved.expires_us END
-        FROM moved, generate_series($10::bigint, $11::bigint - $13::bigint, $13::bigint) AS cell
+        FROM moved, unnest(",
+    blocked_cells!(),
+    ") AS cell
     )
     SELECT ",
     reservation_columns!(),
