@@ -71,11 +71,16 @@ impl ServiceRow {
     }
 }
 
-/// Implements `ServiceStore` for `$store`, writing through the pool
-/// `$writer` and reading through `$reader`, expressions of the receiver
-/// `$this` (spelled `self` at the call site, so that they may use it). A macro, not a generic function: a
-/// future generic over the database's executor cannot be shown `Send` for
-/// every lifetime, as the store traits need.
+/// Implements `ServiceStore` for `$store`. `$reader` and `$writer` are
+/// expressions of the receiver `$this` (spelled `self` at the call site, so
+/// that they may use it) that open one operation's connection: a value with
+/// `executor()` to run statements on, and `settle` (one statement's result)
+/// or `finish` (an operation's) to end the operation. On PostgreSQL that is
+/// the store's own connection cache, one round trip per statement where
+/// sqlx's pool would ping twice around it: a service is read with every
+/// service listing and booking. A macro, not a generic function: a future
+/// generic over the database's executor cannot be shown `Send` for every
+/// lifetime, as the store traits need.
 macro_rules! service_store {
     ($store:ty, $db:ty, $this:ident => reader: $reader:expr, writer: $writer:expr) => {
         #[async_trait::async_trait]
@@ -83,7 +88,7 @@ macro_rules! service_store {
             async fn put_service(
                 &$this,
                 service: &scheduler_core::Service,
-                ) -> scheduler_core::Result<bool> {
+            ) -> scheduler_core::Result<bool> {
                 use $crate::row::storage;
                 let bind = |sql| {
                     sqlx::query::<$db>(sql)
@@ -96,25 +101,30 @@ macro_rules! service_store {
                         .bind(service.min_notice.map(|notice| notice.num_seconds()))
                         .bind(service.max_advance.map(|advance| advance.num_seconds()))
                 };
+                let mut conn = $writer;
                 // Insert first: the row it adds, if any, says the service is
                 // new, whatever runs beside it. A delete between the two
                 // statements only sends the loop round again.
-                loop {
-                    let inserted = bind($crate::services::INSERT)
-                        .execute($writer)
-                        .await
-                        .map_err(storage)?;
-                    if inserted.rows_affected() == 1 {
-                        return Ok(true);
-                    }
-                    let replaced = bind($crate::services::REPLACE)
-                        .execute($writer)
-                        .await
-                        .map_err(storage)?;
-                    if replaced.rows_affected() == 1 {
-                        return Ok(false);
+                let put = async {
+                    loop {
+                        let inserted = bind($crate::services::INSERT)
+                            .execute(conn.executor())
+                            .await
+                            .map_err(storage)?;
+                        if inserted.rows_affected() == 1 {
+                            return Ok(true);
+                        }
+                        let replaced = bind($crate::services::REPLACE)
+                            .execute(conn.executor())
+                            .await
+                            .map_err(storage)?;
+                        if replaced.rows_affected() == 1 {
+                            return Ok(false);
+                        }
                     }
                 }
+                .await;
+                conn.finish(put)
             }
 
             async fn service(
@@ -122,13 +132,13 @@ macro_rules! service_store {
                 provider: &scheduler_core::ProviderId,
                 id: &scheduler_core::ServiceId,
             ) -> scheduler_core::Result<Option<scheduler_core::Service>> {
-                let row: Option<$crate::services::ServiceRow> =
-                    sqlx::query_as($crate::services::ONE)
-                        .bind(provider.as_str())
-                        .bind(id.as_str())
-                        .fetch_optional($reader)
-                        .await
-                        .map_err($crate::row::storage)?;
+                let mut conn = $reader;
+                let row = sqlx::query_as($crate::services::ONE)
+                    .bind(provider.as_str())
+                    .bind(id.as_str())
+                    .fetch_optional(conn.executor())
+                    .await;
+                let row: Option<$crate::services::ServiceRow> = conn.settle(row)?;
                 row.map($crate::services::ServiceRow::into_service).transpose()
             }
 
@@ -136,12 +146,12 @@ macro_rules! service_store {
                 &$this,
                 provider: &scheduler_core::ProviderId,
             ) -> scheduler_core::Result<Vec<scheduler_core::Service>> {
-                let rows: Vec<$crate::services::ServiceRow> =
-                    sqlx::query_as($crate::services::ALL)
-                        .bind(provider.as_str())
-                        .fetch_all($reader)
-                        .await
-                        .map_err($crate::row::storage)?;
+                let mut conn = $reader;
+                let rows = sqlx::query_as($crate::services::ALL)
+                    .bind(provider.as_str())
+                    .fetch_all(conn.executor())
+                    .await;
+                let rows: Vec<$crate::services::ServiceRow> = conn.settle(rows)?;
                 rows.into_iter()
                     .map($crate::services::ServiceRow::into_service)
                     .collect()
@@ -152,13 +162,13 @@ macro_rules! service_store {
                 provider: &scheduler_core::ProviderId,
                 id: &scheduler_core::ServiceId,
             ) -> scheduler_core::Result<bool> {
+                let mut conn = $writer;
                 let deleted = sqlx::query($crate::services::DELETE)
                     .bind(provider.as_str())
                     .bind(id.as_str())
-                    .execute($writer)
-                    .await
-                    .map_err($crate::row::storage)?;
-                Ok(deleted.rows_affected() == 1)
+                    .execute(conn.executor())
+                    .await;
+                Ok(conn.settle(deleted)?.rows_affected() == 1)
             }
         }
     };
