@@ -13,7 +13,7 @@ use crate::policy::Policy;
 pub const MAX_SERVICE_NAME_CHARS: usize = 200;
 
 /// The longest service: one day.
-const MAX_DURATION: TimeDelta = TimeDelta::hours(24);
+pub(crate) const MAX_DURATION: TimeDelta = TimeDelta::hours(24);
 /// The longest buffer on either side.
 const MAX_BUFFER: TimeDelta = TimeDelta::hours(4);
 /// The longest notice a service may ask for.

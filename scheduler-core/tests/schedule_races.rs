@@ -121,14 +121,6 @@ impl CalendarStore for Racing {
     ) -> Result<Vec<DateTime<Utc>>> {
         self.inner.free_slots(provider, bounds, limit, now).await
     }
-    async fn slot_starts(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
-    ) -> Result<Vec<DateTime<Utc>>> {
-        self.inner.slot_starts(provider, bounds, limit).await
-    }
 }
 
 #[async_trait]

@@ -42,13 +42,4 @@ impl CalendarStore for MemoryStore {
     ) -> Result<Vec<DateTime<Utc>>> {
         Ok(self.read().free_slots(provider, bounds, limit, now))
     }
-
-    async fn slot_starts(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
-    ) -> Result<Vec<DateTime<Utc>>> {
-        Ok(self.read().slot_starts(provider, bounds, limit))
-    }
 }

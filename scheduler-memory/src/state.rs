@@ -313,23 +313,6 @@ impl State {
         free
     }
 
-    pub(crate) fn slot_starts(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
-    ) -> Vec<DateTime<Utc>> {
-        let Some(calendar) = self.calendars.get(provider) else {
-            return Vec::new();
-        };
-        let mut instants = Instants::default();
-        calendar
-            .slots(bounds.from.timestamp(), bounds.to.timestamp())
-            .take(limit)
-            .map(|(start, _)| instants.at(start))
-            .collect()
-    }
-
     pub(crate) fn blocked_cells(
         &self,
         provider: &ProviderId,

@@ -66,14 +66,6 @@ impl CalendarStore for FaultyStore {
     ) -> Result<Vec<DateTime<Utc>>> {
         self.fault().await
     }
-    async fn slot_starts(
-        &self,
-        _: &ProviderId,
-        _: SlotBounds,
-        _: usize,
-    ) -> Result<Vec<DateTime<Utc>>> {
-        self.fault().await
-    }
 }
 
 #[async_trait]

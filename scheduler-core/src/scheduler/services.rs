@@ -2,6 +2,7 @@
 //! where one fits, and moving a booking to another start.
 
 use chrono::{DateTime, Utc};
+use futures_util::future::join;
 
 use super::reservations::no_longer_live;
 use super::{ListQuery, SCAN_PAGE, Scheduler};
@@ -12,7 +13,7 @@ use crate::grid::{SlotStart, saturating_add};
 use crate::ids::ReservationId;
 use crate::ids::{ProviderId, ServiceId, SlotId};
 use crate::model::{Actor, Page, Reservation, Slot};
-use crate::service::{Claim, Service};
+use crate::service::{Claim, MAX_DURATION, Service};
 use crate::store::{RescheduleOutcome, SlotBounds, Store};
 
 impl<S: Store, C: Clock> Scheduler<S, C> {
@@ -98,18 +99,42 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     ) -> Result<Page<Slot>> {
         let now = self.now();
         let limit = self.policy.page_size(query.limit)? as usize;
-        let service = self.service(provider, service).await?;
         let grid = self.policy.grid();
+        let after_cursor = (query.cursor.as_ref())
+            .map(|cursor| cursor::parse_slot(cursor, grid).map(|last| last.next(grid)));
+        // The service and the first free slots are read at once, so that the
+        // page costs one round trip to a database, not two. That first read
+        // starts where the policy's notice allows (a service's is never
+        // shorter) and reaches a day past the range (an appointment is at
+        // most a day long); the service then trims it.
         let mut from = query
             .range
             .from()
-            .max(saturating_add(now, service.notice(&self.policy)));
-        if let Some(cursor) = &query.cursor {
-            match cursor::parse_slot(cursor, grid)?.next(grid) {
-                Some(next) => from = from.max(next.instant()),
-                None => return Ok(Page::default()),
-            }
+            .max(saturating_add(now, self.policy.min_lead()));
+        if let Some(Ok(Some(next))) = &after_cursor {
+            from = from.max(next.instant());
         }
+        let early = self.bounds(from, saturating_add(query.range.to(), MAX_DURATION));
+        let first_batch = async {
+            match (early, &after_cursor) {
+                (Some(early), None | Some(Ok(Some(_)))) => self
+                    .free_batch(provider, early, BATCH_FACTOR * (limit + 1), now)
+                    .await
+                    .map(Some),
+                _ => Ok(None),
+            }
+        };
+        let (service, first_batch) = join(self.service(provider, service), first_batch).await;
+        let service = service?;
+        if let Some(after_cursor) = after_cursor
+            && after_cursor?.is_none()
+        {
+            return Ok(Page::default());
+        }
+        let Some(first_batch) = first_batch? else {
+            return Ok(Page::default());
+        };
+        let from = from.max(saturating_add(now, service.notice(&self.policy)));
         // `t <= now + horizon`: the first start excluded is the one after it.
         let last = saturating_add(now, service.horizon(&self.policy));
         let to = grid
@@ -122,7 +147,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             return Ok(Page::default());
         };
         let mut starts = self
-            .fitting_starts(&service, bounds, limit + 1, now)
+            .fitting_starts(&service, bounds, limit + 1, now, first_batch)
             .await?;
         let next_cursor = if starts.len() > limit {
             starts.truncate(limit);
@@ -138,14 +163,17 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
     }
 
     /// Up to `limit` starts in `bounds` where `service` fits at `now`,
-    /// ascending: the published slots are read in batches, and with each
-    /// batch the blocked cells around it.
+    /// ascending. The free slots are read in batches, from `first_batch` on:
+    /// a start fits where its appointment's slots are all free. A service
+    /// with buffers also reads, with each batch, the blocked cells around
+    /// it: a buffer needs no published slot, only no other booking's time.
     async fn fitting_starts(
         &self,
         service: &Service,
         bounds: SlotBounds,
         limit: usize,
         now: DateTime<Utc>,
+        first_batch: FreeBatch,
     ) -> Result<Vec<SlotStart>> {
         let grid = self.policy.grid();
         let step = grid.slot_length().num_seconds();
@@ -157,43 +185,45 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         );
         // A batch always holds a whole appointment, so each one decides at
         // least its first start.
-        let batch = (limit * length as usize).clamp(length as usize + 1, SCAN_PAGE);
+        let batch =
+            (BATCH_FACTOR * (limit + length as usize - 1)).clamp(length as usize + 1, SCAN_PAGE);
         let Some(read_to) = self.offset(bounds.to, length - 1) else {
             return Ok(Vec::new());
         };
         let mut found = Vec::new();
         let mut next = bounds.from;
+        let mut prefetched = Some(first_batch);
         while next < bounds.to && found.len() < limit {
-            let read = SlotBounds {
-                from: next,
-                to: read_to,
+            let FreeBatch {
+                cells: mut free,
+                complete,
+            } = match prefetched.take() {
+                Some(prefetched) => prefetched,
+                None => {
+                    let read = SlotBounds {
+                        from: next,
+                        to: read_to,
+                    };
+                    self.free_batch(&service.provider_id, read, batch, now)
+                        .await?
+                }
             };
-            let published: Vec<i64> = self
-                .store
-                .slot_starts(&service.provider_id, read, batch)
-                .await?
-                .iter()
-                .map(DateTime::timestamp)
-                .collect();
-            let (Some(&first), Some(&last)) = (published.first(), published.last()) else {
-                break;
+            // The first batch may begin before the service's notice allows.
+            free.drain(..free.partition_point(|&cell| cell < next.timestamp()));
+            let (Some(&first), Some(&last)) = (free.first(), free.last()) else {
+                if complete {
+                    break;
+                }
+                continue;
             };
-            let complete = published.len() < batch;
-            let blocked: Vec<i64> = match (
-                self.offset_secs(first, -before),
-                self.offset_secs(last, length + after),
-            ) {
-                (Some(from), Some(to)) => self
-                    .store
-                    .blocked_cells(&service.provider_id, SlotBounds { from, to }, now)
-                    .await?
-                    .iter()
-                    .map(DateTime::timestamp)
-                    .collect(),
-                _ => Vec::new(),
+            let blocked = if before + after == 0 {
+                Vec::new()
+            } else {
+                let (from, to) = (first - before * step, last + (length + after) * step);
+                self.blocked_between(service, from, to, now).await?
             };
             let mut resume = None;
-            for (i, &start) in published.iter().enumerate() {
+            for (i, &start) in free.iter().enumerate() {
                 if start >= bounds.to.timestamp() || found.len() == limit {
                     break;
                 }
@@ -203,12 +233,14 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
                     resume = Some(start);
                     break;
                 }
-                let whole = published.get(i + length as usize - 1) == Some(&end);
+                // Free cells are ascending and distinct, so the appointment's
+                // last cell where it belongs means all of them are free.
+                let whole = free.get(i + length as usize - 1) == Some(&end);
                 let span = start - before * step..end + (1 + after) * step;
-                let free = blocked
+                let clear = blocked
                     .get(blocked.partition_point(|&cell| cell < span.start))
                     .is_none_or(|&cell| cell >= span.end);
-                if whole && free {
+                if whole && clear {
                     found.push(self.start_at(start)?);
                 }
             }
@@ -222,6 +254,40 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             }
         }
         Ok(found)
+    }
+
+    /// Up to `limit` free slots of `provider` in `bounds` at `now`.
+    async fn free_batch(
+        &self,
+        provider: &ProviderId,
+        bounds: SlotBounds,
+        limit: usize,
+        now: DateTime<Utc>,
+    ) -> Result<FreeBatch> {
+        let free = self.store.free_slots(provider, bounds, limit, now).await?;
+        Ok(FreeBatch {
+            complete: free.len() < limit,
+            cells: free.iter().map(DateTime::timestamp).collect(),
+        })
+    }
+
+    /// The cells from `from` up to `to` (epoch seconds) that a booking live
+    /// at `now` blocks, ascending.
+    async fn blocked_between(
+        &self,
+        service: &Service,
+        from: i64,
+        to: i64,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<i64>> {
+        let (Some(from), Some(to)) = (self.offset_secs(from, 0), self.offset_secs(to, 0)) else {
+            return Ok(Vec::new());
+        };
+        let cells = self
+            .store
+            .blocked_cells(&service.provider_id, SlotBounds { from, to }, now)
+            .await?;
+        Ok(cells.iter().map(DateTime::timestamp).collect())
     }
 
     /// Moves a live reservation to the start `slot` names, for its client or
@@ -354,4 +420,17 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
             .and_then(|instant| self.policy.grid().slot_at(instant))
             .ok_or_else(|| Error::storage(format!("the store gave a start off the grid: {secs}")))
     }
+}
+
+/// How many times its minimum a batch of free slots reads: a page of `n`
+/// starts of an appointment of `k` slots needs at least `n + k - 1` free
+/// slots, and more where bookings cut the free time into short runs. The
+/// first batch, read before the service's length is known, counts `k` as 1.
+const BATCH_FACTOR: usize = 2;
+
+/// Free slots read for a service listing, as epoch seconds, ascending.
+struct FreeBatch {
+    cells: Vec<i64>,
+    /// Whether the read found every free slot of its range.
+    complete: bool,
 }

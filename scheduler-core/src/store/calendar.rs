@@ -61,23 +61,16 @@ pub trait CalendarStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<CalendarWrite<StoreWithdrawal>>;
 
-    /// Starts of `provider`'s slots in `bounds` that are free at `now`,
-    /// ascending, at most `limit`. Cost grows with the page, not the calendar.
+    /// Starts of `provider`'s slots in `bounds` that are free at `now` (no
+    /// reservation live then blocks their cell, with its appointment or its
+    /// buffers), ascending, at most `limit`. Cost grows with the page, not
+    /// the calendar.
     async fn free_slots(
         &self,
         provider: &ProviderId,
         bounds: SlotBounds,
         limit: usize,
         now: DateTime<Utc>,
-    ) -> Result<Vec<DateTime<Utc>>>;
-
-    /// Starts of `provider`'s slots in `bounds`, free or not, ascending, at
-    /// most `limit`. Cost grows with the page, not the calendar.
-    async fn slot_starts(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
     ) -> Result<Vec<DateTime<Utc>>>;
 
     /// The calendar's version and the page [`free_slots`](Self::free_slots)

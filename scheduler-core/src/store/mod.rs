@@ -100,9 +100,6 @@ macro_rules! delegate {
             async fn free_slots(&$this, provider: &ProviderId, bounds: SlotBounds, limit: usize, now: DateTime<Utc>) -> Result<Vec<DateTime<Utc>>> {
                 $($target)+.free_slots(provider, bounds, limit, now).await
             }
-            async fn slot_starts(&$this, provider: &ProviderId, bounds: SlotBounds, limit: usize) -> Result<Vec<DateTime<Utc>>> {
-                $($target)+.slot_starts(provider, bounds, limit).await
-            }
             async fn versioned_free_slots(&$this, provider: &ProviderId, bounds: SlotBounds, limit: usize, now: DateTime<Utc>) -> Result<(u64, Vec<DateTime<Utc>>)> {
                 $($target)+.versioned_free_slots(provider, bounds, limit, now).await
             }

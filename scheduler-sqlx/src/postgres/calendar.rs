@@ -62,24 +62,6 @@ impl CalendarStore for PostgresStore {
         starts.into_iter().map(from_seconds).collect()
     }
 
-    async fn slot_starts(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
-    ) -> Result<Vec<DateTime<Utc>>> {
-        let mut conn = self.conns.get().await?;
-        let starts = sqlx::query_scalar(SLOT_STARTS)
-            .bind(provider.as_str())
-            .bind(bounds.from.timestamp())
-            .bind(bounds.to.timestamp())
-            .bind(row::limit(limit))
-            .fetch_all(&mut *conn)
-            .await;
-        let starts: Vec<i64> = conn.settle(starts)?;
-        starts.into_iter().map(from_seconds).collect()
-    }
-
     /// The calendar's version and a page of free slots, from one snapshot.
     async fn versioned_free_slots(
         &self,
@@ -189,13 +171,6 @@ const LIVE_IN_RANGE: &str = concat!(
          AND (c.expires_us IS NULL OR c.expires_us > $4))
      ORDER BY start_s, id"
 );
-
-/// `$1`'s slot starts in `[$2, $3)`, free or not, at most `$4`.
-const SLOT_STARTS: &str = "
-    SELECT start_s FROM slots
-    WHERE provider_id = $1 AND start_s >= $2 AND start_s < $3
-    ORDER BY start_s
-    LIMIT $4";
 
 async fn add_on(
     conn: &mut PgConnection,

@@ -115,23 +115,6 @@ impl CalendarStore for SqliteStore {
         starts::joined(joined.as_deref().unwrap_or(""))
     }
 
-    async fn slot_starts(
-        &self,
-        provider: &ProviderId,
-        bounds: SlotBounds,
-        limit: usize,
-    ) -> Result<Vec<DateTime<Utc>>> {
-        let joined: Option<String> = sqlx::query_scalar(SLOT_STARTS_JOINED)
-            .bind(provider.as_str())
-            .bind(bounds.from.timestamp())
-            .bind(bounds.to.timestamp())
-            .bind(row::limit(limit))
-            .fetch_one(&self.reader)
-            .await
-            .map_err(storage)?;
-        starts::joined(joined.as_deref().unwrap_or(""))
-    }
-
     /// The calendar's version and a page of free slots, from one snapshot.
     async fn versioned_free_slots(
         &self,
@@ -224,12 +207,3 @@ const LIVE_IN_RANGE: &str = concat!(
          AND (c.expires_us IS NULL OR c.expires_us > $4))
      ORDER BY start_s"
 );
-
-/// `$1`'s slot starts in `[$2, $3)`, free or not, at most `$4`, as one
-/// comma-joined text (see [`FREE_SLOTS_JOINED`]).
-const SLOT_STARTS_JOINED: &str = "
-SELECT group_concat(start_s) FROM (
-  SELECT start_s FROM slots
-  WHERE provider_id = $1 AND start_s >= $2 AND start_s < $3
-  ORDER BY start_s
-  LIMIT CAST($4 AS INTEGER))";

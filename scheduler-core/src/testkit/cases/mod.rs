@@ -165,6 +165,7 @@ macro_rules! __conformance_cases {
                 buffers_need_no_availability_but_block_other_bookings,
                 buffers_of_two_bookings_never_overlap,
                 service_notice_is_the_stricter_of_policy_and_service,
+                a_long_notice_is_kept_across_pages,
                 service_horizon_is_the_stricter_of_policy_and_service,
                 bookings_keep_their_spans_when_the_service_changes,
                 a_lapsed_hold_in_the_way_is_retired_exactly_at_expiry,

@@ -215,6 +215,30 @@ pub async fn service_notice_is_the_stricter_of_policy_and_service<S: Store>(h: H
     h.hold(&h.service_slot(&lax, ten), &c).await;
 }
 
+/// A service whose notice is longer than the policy's lists from its own
+/// notice on, however many free slots lie between the two, on every page.
+pub async fn a_long_notice_is_kept_across_pages<S: Store>(h: Harness<S>) {
+    let p = h.provider("p");
+    let strict = h.put_service(&p, "strict", 30, 0, 0).await;
+    let strict = strict.min_notice(TimeDelta::hours(48));
+    h.scheduler.put_service(&strict).await.unwrap();
+    // Free from 25 h to 50 h ahead: 92 slots before the service's notice.
+    let now = h.now();
+    h.open(&p, now + TimeDelta::hours(25), now + TimeDelta::hours(50))
+        .await;
+    let first = now + TimeDelta::hours(48);
+    let expected: Vec<_> = (0..7).map(|i| first + minutes(15 * i)).collect();
+    for limit in [1, 2, 3, 50] {
+        let listed: Vec<_> = h
+            .service_starts_paged(&strict, limit)
+            .await
+            .into_iter()
+            .map(|slot| slot.start)
+            .collect();
+        assert_eq!(listed, expected, "pages of {limit}");
+    }
+}
+
 pub async fn service_horizon_is_the_stricter_of_policy_and_service<S: Store>(h: Harness<S>) {
     let p = h.provider("p");
     let c = h.client("c");
