@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use scheduler_core::store::{HoldOutcome, HoldRequest};
 use scheduler_core::{Claim, ServiceId};
 use scheduler_core::{Error, IdempotencyKey, Result};
-use sqlx::Sqlite;
 use sqlx::query::QueryAs;
+use sqlx::sqlite::SqliteRow;
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool};
+use sqlx::{FromRow, Row, Sqlite};
 
 use super::by_key;
 use crate::row::{ReservationRow, buffers, id_bytes, limit, micros, storage};
@@ -88,28 +89,46 @@ macro_rules! insert_if_claimed {
 #[cfg(test)]
 pub(crate) const CLAIM_IF_FREE: &str = claim_if_free!();
 
-/// `retire_lapsed!`, `claim_if_free!` and `insert_if_claimed!`, sent as one
-/// query: one round trip to the connection's worker thread instead of
-/// three. They number their parameters alike, so each binds the same values.
+/// `retire_lapsed!`, `claim_if_free!`, `insert_if_claimed!` and, when the
+/// insert added nothing (`changes()` counts the rows of the statement just
+/// before), why: whether the appointment's slots are all published and
+/// whether a live claim is in the way. One query: one round trip to the
+/// connection's worker thread for a hold or a refusal. The statements number
+/// their parameters alike, so each binds the same values.
 const HOLD_IF_FREE: &str = concat!(
     retire_lapsed!(),
     ";\n",
     claim_if_free!(),
     ";\n",
-    insert_if_claimed!()
-);
-
-/// Why the appointment `[$2, $6)` (`$12` slots) of provider `$1`, blocking
-/// `[$10, $11)`, was refused at `$3`.
-const CLAIM_STATE: &str = concat!(
-    "SELECT ",
+    insert_if_claimed!(),
+    ";\nSELECT ",
     published!(),
     " AS published,
   EXISTS (
     SELECT 1 FROM claims
     WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11
-      AND (expires_us IS NULL OR expires_us > $3)) AS taken"
+      AND (expires_us IS NULL OR expires_us > $3)) AS taken
+WHERE changes() = 0"
 );
+
+/// A row of [`HOLD_IF_FREE`]: the new hold, or why there is none.
+enum HoldRow {
+    Held(ReservationRow),
+    Refused { published: bool, taken: bool },
+}
+
+impl<'r> FromRow<'r, SqliteRow> for HoldRow {
+    fn from_row(row: &'r SqliteRow) -> std::result::Result<Self, sqlx::Error> {
+        if row.columns().len() == 2 {
+            Ok(Self::Refused {
+                published: row.try_get("published")?,
+                taken: row.try_get("taken")?,
+            })
+        } else {
+            ReservationRow::from_row(row).map(Self::Held)
+        }
+    }
+}
 
 pub(super) async fn hold(
     writer: &SqlitePool,
@@ -134,40 +153,39 @@ pub(super) async fn hold_in(
     // since then makes the insert's `ON CONFLICT` refuse, explained below.
     let new = request.reservation;
     let now = micros(now);
-    // fetch_all steps every statement to its end; only the last returns rows.
+    // fetch_all steps every statement to its end; the insert or the last
+    // statement returns a row.
     let (before, after) = buffers(new);
-    let inserted: Vec<ReservationRow> = claim_params(sqlx::query_as(HOLD_IF_FREE), &request, now)
+    let rows: Vec<HoldRow> = claim_params(sqlx::query_as(HOLD_IF_FREE), &request, now)
         .bind(new.service_id.as_ref().map(ServiceId::as_str))
         .bind(before)
         .bind(after)
         .fetch_all(&mut *tx)
         .await
         .map_err(storage)?;
-    if let Some(row) = inserted.into_iter().next() {
-        return Ok(HoldOutcome::Held(row.into_reservation()?));
+    match rows.into_iter().next() {
+        Some(HoldRow::Held(row)) => Ok(HoldOutcome::Held(row.into_reservation()?)),
+        Some(HoldRow::Refused { published, taken }) => refusal(tx, request, published, taken).await,
+        None => Err(Error::storage(
+            "the hold returned neither a row nor a reason",
+        )),
     }
-    refusal(tx, request, now).await
 }
 
 /// Names why the insert added no row: the key, the slot, or a taken slot.
 async fn refusal(
     tx: &mut SqliteConnection,
     request: HoldRequest<'_>,
-    now_us: i64,
+    published: bool,
+    taken: bool,
 ) -> Result<HoldOutcome> {
     let new = request.reservation;
-    // The key's unique index refuses before the slot is judged, so it is
-    // asked first, as the contract ranks the reasons.
+    // The key is asked about first, as the contract ranks the reasons.
     if let Some(key) = request.key
         && let Some(original) = by_key(&mut *tx, &new.client_id, key).await?
     {
         return Ok(HoldOutcome::KeyUsed(original));
     }
-    let (published, taken): (bool, bool) =
-        claim_params(sqlx::query_as(CLAIM_STATE), &request, now_us)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(storage)?;
     match (published, taken) {
         (false, _) => Ok(HoldOutcome::NoSuchSlot),
         (true, true) => Ok(HoldOutcome::SlotTaken),
