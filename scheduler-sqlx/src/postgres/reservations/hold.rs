@@ -3,9 +3,9 @@
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{HoldOutcome, HoldRequest};
 use scheduler_core::{Result, ServiceId};
-use sqlx::postgres::PgArguments;
+use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
-use sqlx::{PgConnection, Postgres};
+use sqlx::{FromRow, PgConnection, Postgres, Row};
 
 use super::by_key_on;
 use crate::row::{ReservationRow, buffers, id_bytes, limit, micros, storage};
@@ -101,6 +101,9 @@ pub(in crate::postgres) use retire_lapsed;
 ///   The caller reads either as "nothing inserted" and says why.
 /// - `held` inserts the reservation once its claims are in, and `queued`
 ///   puts it on the sweeper's queue, `hold_expiries`.
+/// - The one row returned is the new hold or, when nothing was inserted
+///   without an error, `published` (whether all the appointment's slots are
+///   published) to say why, so a refusal costs no second round trip.
 const HOLD: &str = concat!(
     "WITH slot AS (
         SELECT start_s FROM slots
@@ -143,18 +146,31 @@ const HOLD: &str = concat!(
     )
     SELECT ",
     reservation_columns!(),
-    " FROM held"
+    ",
+        CASE WHEN id IS NULL THEN (SELECT count(*) FROM slot) = $12 END AS published
+    FROM (VALUES (1)) AS one (x) LEFT JOIN held ON true"
 );
 
-/// Why the appointment `[$2, $6)` (`$12` slots) of `$1`, blocking `[$10,
-/// $11)`, was refused at `$3`.
-const CLAIM_STATE: &str = "
-    SELECT
-      (SELECT count(*) FROM slots WHERE provider_id = $1 AND start_s >= $2 AND start_s < $6) = $12,
-      EXISTS (
-          SELECT 1 FROM claims
-          WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11
-            AND (expires_us IS NULL OR expires_us > $3))";
+/// Whether every slot of the appointment `[$2, $6)` of `$1` is published:
+/// `$12` of them. Asked after a unique violation aborted the hold.
+const PUBLISHED: &str = "
+    SELECT (SELECT count(*) FROM slots WHERE provider_id = $1 AND start_s >= $2 AND start_s < $6) = $12";
+
+/// The row [`HOLD`] returns: the new hold, or whether the appointment's
+/// slots are published when it inserted nothing.
+enum HoldRow {
+    Held(ReservationRow),
+    Refused { published: bool },
+}
+
+impl<'r> FromRow<'r, PgRow> for HoldRow {
+    fn from_row(row: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
+        match row.try_get::<Option<bool>, _>("published")? {
+            Some(published) => Ok(Self::Refused { published }),
+            None => ReservationRow::from_row(row).map(Self::Held),
+        }
+    }
+}
 
 /// The hold and, when it inserted nothing, the statements that say why, all
 /// on one connection.
@@ -168,33 +184,40 @@ pub(super) async fn hold_on(
     // No key lookup first: the scheduler has just made one, and a key used
     // since then makes the insert fail, which is reported below. One round
     // trip for the common case.
-    let inserted = claim_params(sqlx::query_as::<_, ReservationRow>(HOLD), &request, now)
+    let held = claim_params(sqlx::query_as::<_, HoldRow>(HOLD), &request, now)
         .bind(new.service_id.as_ref().map(ServiceId::as_str))
         .bind(before)
         .bind(after)
-        .fetch_optional(&mut *conn)
+        .fetch_one(&mut *conn)
         .await;
-    match inserted {
-        Ok(Some(row)) => return Ok(HoldOutcome::Held(row.into_reservation()?)),
-        Ok(None) => {}
-        Err(err) if is_unique_violation(&err) => {}
+    let published = match held {
+        Ok(HoldRow::Held(row)) => return Ok(HoldOutcome::Held(row.into_reservation()?)),
+        Ok(HoldRow::Refused { published }) => Some(published),
+        // It waited for the concurrent request it met to commit, so a used
+        // key or a claim is visible to the statements below.
+        Err(err) if is_unique_violation(&err) => None,
         Err(err) => return Err(storage(err)),
-    }
+    };
     // Nothing inserted: say why, in the order the contract ranks the reasons.
-    // The unique violation waited for the concurrent request it met to
-    // commit, so a used key or a claim is visible now.
     if let Some(key) = request.key
         && let Some(original) = by_key_on(conn, &new.client_id, key).await?
     {
         return Ok(HoldOutcome::KeyUsed(original));
     }
-    let (published, taken): (bool, bool) = claim_params(sqlx::query_as(CLAIM_STATE), &request, now)
-        .fetch_one(conn)
-        .await
-        .map_err(storage)?;
-    Ok(match (published, taken) {
-        (false, _) => HoldOutcome::NoSuchSlot,
-        (true, _) => HoldOutcome::SlotTaken,
+    let published = match published {
+        Some(published) => published,
+        None => {
+            let (published,): (bool,) = claim_params(sqlx::query_as(PUBLISHED), &request, now)
+                .fetch_one(conn)
+                .await
+                .map_err(storage)?;
+            published
+        }
+    };
+    Ok(if published {
+        HoldOutcome::SlotTaken
+    } else {
+        HoldOutcome::NoSuchSlot
     })
 }
 
