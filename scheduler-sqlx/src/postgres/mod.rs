@@ -40,6 +40,8 @@ mod conns;
 mod reservations;
 mod schedules;
 mod services;
+#[cfg(test)]
+mod test_schema;
 
 /// The embedded migrations of `migrations/postgres`.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");

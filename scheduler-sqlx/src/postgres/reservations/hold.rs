@@ -257,16 +257,11 @@ pub(in crate::postgres) fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// The hold's plans on the server named by `SCHEDULER_TEST_POSTGRES_URL`.
 #[cfg(test)]
 mod tests {
-    use chrono::{TimeDelta, TimeZone};
-    use scheduler_core::{
-        ClientId, ManualClock, Policy, Precondition, ProviderId, Scheduler, Service, Window,
-    };
-    use sqlx::AssertSqlSafe;
-    use sqlx::postgres::PgPoolOptions;
+    use chrono::TimeDelta;
+    use scheduler_core::{ClientId, Precondition, ProviderId, Service, Window};
 
     use super::*;
-    use crate::PostgresStore;
-    use crate::postgres::conns::tests::server;
+    use crate::postgres::test_schema::{TestSchema, now};
 
     /// From its sixth execution on a connection, the hold runs PostgreSQL's
     /// generic plan, for plain holds and four-slot service holds alike,
@@ -274,53 +269,34 @@ mod tests {
     /// running it). `pg_prepared_statements` counts both kinds of plan.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn holds_run_a_generic_plan_after_five_executions() {
-        let Some((admin, options)) = server().await else {
+        let Some(db) = TestSchema::new("hold_plans").await else {
             return;
         };
-        let schema = format!("hold_plans_{}", std::process::id());
-        let fresh = format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}");
-        sqlx::raw_sql(AssertSqlSafe(fresh))
-            .execute(&admin)
-            .await
-            .unwrap();
-        // One connection, so every hold runs on the session inspected below.
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.options([("search_path", schema.as_str())]))
-            .await
-            .unwrap();
-        let store = PostgresStore::from_pool(pool.clone());
-        store.migrate().await.unwrap();
-        let now = Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).unwrap();
-        let scheduler = Scheduler::new(store.clone(), ManualClock::new(now), Policy::default());
-
         let provider = ProviderId::new("p").unwrap();
-        let first = now + TimeDelta::days(2);
+        let first = now() + TimeDelta::days(2);
         let window = Window::new(first, first + TimeDelta::hours(12)).unwrap();
-        let slots = scheduler
+        let slots = (db.scheduler)
             .add_availability(&provider, &[window], Precondition::Any)
             .await
             .unwrap()
             .added;
         // Other calendars, so that the table is big enough for the estimate
         // of a range of unknown bounds (0.5% of its rows) to be far off.
-        let others = format!(
+        db.run(format!(
             "INSERT INTO {schema}.slots (provider_id, start_s)
              SELECT 'other' || (n % 10), {} + 900 * n FROM generate_series(0, 99999) n;
              ANALYZE {schema}.slots",
-            first.timestamp()
-        );
-        sqlx::raw_sql(AssertSqlSafe(others))
-            .execute(&pool)
-            .await
-            .unwrap();
+            first.timestamp(),
+            schema = db.name
+        ))
+        .await;
         let hour = Service::new(
             provider.clone(),
             ServiceId::new("hour").unwrap(),
             "Hour",
             TimeDelta::hours(1),
         );
-        scheduler.put_service(&hour).await.unwrap();
+        db.scheduler.put_service(&hour).await.unwrap();
 
         // Eight one-slot holds, then eight of four slots.
         let client = ClientId::new("amy").unwrap();
@@ -328,10 +304,10 @@ mod tests {
         let services = (slots[8..].iter().step_by(4).take(8))
             .map(|slot| slot.id.clone().for_service(hour.id.clone()));
         for id in plain.chain(services) {
-            scheduler.reserve(&id, &client, None).await.unwrap();
+            db.scheduler.reserve(&id, &client, None).await.unwrap();
         }
 
-        let mut conn = store.conns.get().await.unwrap();
+        let mut conn = db.store.conns.get().await.unwrap();
         let plans = sqlx::query_as(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
         )
@@ -340,12 +316,6 @@ mod tests {
         .await;
         let plans: (i64, i64) = conn.settle(plans).unwrap();
         assert_eq!(plans, (11, 5), "(generic, custom) plans of 16 holds");
-        drop(store);
-        pool.close().await;
-        let drop_schema = format!("DROP SCHEMA {schema} CASCADE");
-        sqlx::raw_sql(AssertSqlSafe(drop_schema))
-            .execute(&admin)
-            .await
-            .unwrap();
+        db.drop().await;
     }
 }
