@@ -27,16 +27,21 @@ impl PostgresStore {
     /// warning from the server and nothing changes.
     async fn refresh_statistics(&self, added: usize) -> Result<()> {
         let mut conn = self.conns.get().await?;
-        let grew = sqlx::query_scalar(GREW)
-            .bind(i64::try_from(added).unwrap_or(i64::MAX))
-            .fetch_one(&mut *conn)
-            .await;
-        if conn.settle(grew)? {
-            let mut conn = self.conns.get().await?;
-            let analyzed = sqlx::query("ANALYZE slots").execute(&mut *conn).await;
-            conn.settle(analyzed)?;
+        let refreshed = async {
+            let grew: bool = sqlx::query_scalar(GREW)
+                .bind(i64::try_from(added).unwrap_or(i64::MAX))
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(storage)?;
+            if grew {
+                (sqlx::query("ANALYZE slots").execute(&mut *conn))
+                    .await
+                    .map_err(storage)?;
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        conn.finish(refreshed)
     }
 }
 

@@ -17,6 +17,11 @@ macro_rules! expect_err {
     };
 }
 
+/// `n` minutes: the cases count appointments and buffers in them.
+fn minutes(n: i64) -> chrono::TimeDelta {
+    chrono::TimeDelta::minutes(n)
+}
+
 pub mod availability;
 pub mod cancel;
 pub mod concurrency;

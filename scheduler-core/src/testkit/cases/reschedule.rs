@@ -3,14 +3,11 @@
 
 use chrono::TimeDelta;
 
+use super::minutes;
 use crate::error::Error;
 use crate::model::{Actor, ReservationStatus};
 use crate::store::Store;
 use crate::testkit::Harness;
-
-fn minutes(n: i64) -> TimeDelta {
-    TimeDelta::minutes(n)
-}
 
 pub async fn reschedule_moves_the_claim_and_keeps_the_rest<S: Store>(h: Harness<S>) {
     let p = h.provider("p");

@@ -3,16 +3,13 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::minutes;
 use crate::error::Error;
 use crate::ids::ServiceId;
 use crate::model::{Actor, ReservationStatus};
 use crate::store::Store;
 use crate::testkit::Harness;
 use crate::{Precondition, TimeRange};
-
-fn minutes(n: i64) -> TimeDelta {
-    TimeDelta::minutes(n)
-}
 
 pub async fn services_are_kept_per_provider_by_id<S: Store>(h: Harness<S>) {
     let (p, other) = (h.provider("p"), h.provider("other"));
