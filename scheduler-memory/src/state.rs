@@ -48,46 +48,74 @@ impl Hasher for IdHasher {
 /// Everything kept about one provider.
 ///
 /// Slots are a bare set of starts (epoch seconds), so a free slot costs only
-/// its key in a B-tree leaf. Claimed cells sit in a side map from cell to
-/// the reservation blocking it: every cell of the blocked span of each
-/// reservation stored as held or confirmed, and nothing else. Its keys need
-/// not be slots (buffers need no availability). A stale claim (a lapsed
-/// hold's) is judged at read time and retired by the next hold that needs
-/// one of its cells.
+/// its key in a B-tree leaf. Claims sit in a side map from the start of each
+/// blocked span to the rest of it: one entry per reservation stored as held
+/// or confirmed, whatever its length, and nothing else. Its cells need not
+/// be slots (buffers need no availability). A stale claim (a lapsed hold's)
+/// is judged at read time and retired by the next hold that needs one of
+/// its cells.
+///
+/// The stored spans never intersect: a claim goes in only once every claim
+/// it meets has been retired (see `State::clear_for`). So they are ordered by
+/// their ends as by their starts, and the spans meeting a range are the one
+/// that starts before it, if it reaches in, then those starting inside it.
 #[derive(Debug, Default)]
 struct Calendar {
     /// The calendar version; 0 until a write changes the set of slots or the
     /// stored schedule.
     version: u64,
     starts: BTreeSet<i64>,
-    occupants: BTreeMap<i64, ReservationId>,
+    claims: BTreeMap<i64, Blocked>,
     /// The provider's reservations, every status, for its listing.
     reservations: BTreeSet<Position>,
+}
+
+/// The rest of a claim keyed by the start of its blocked span.
+#[derive(Debug, Clone, Copy)]
+struct Blocked {
+    /// The end of the blocked span, exclusive.
+    end: i64,
+    /// The length of its cells, so that they can be listed one by one.
+    step: i64,
+    id: ReservationId,
 }
 
 impl Calendar {
     /// The slots starting in `[from, to)` with their occupant, in order: one
     /// walk over both maps in step, so a page costs `O(log n + page)`.
     fn slots(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, Option<ReservationId>)> {
-        let (starts, occupants) = if from < to {
-            (self.starts.range(from..to), self.occupants.range(from..to))
-        } else {
-            (self.starts.range(0..0), self.occupants.range(0..0))
-        };
-        let mut occupants = occupants.peekable();
+        let starts = self.starts.range(from..to.max(from));
+        let mut claims = self.claims(from, to).peekable();
         starts.map(move |&start| {
-            // Both walks ascend; claims on cells that are not slots (buffers)
-            // are passed over on the way.
-            while occupants.next_if(|&(&at, _)| at < start).is_some() {}
-            let occupant = occupants.next_if(|&(&at, _)| at == start);
-            (start, occupant.map(|(_, &id)| id))
+            // Both walks ascend; claims that end before the slot (on
+            // buffers, between slots) are passed over on the way.
+            while claims
+                .next_if(|&(_, blocked)| blocked.end <= start)
+                .is_some()
+            {}
+            let occupant = claims
+                .peek()
+                .filter(|&&(first, _)| first <= start)
+                .map(|(_, blocked)| blocked.id);
+            (start, occupant)
         })
     }
 
-    /// The claims on cells in `[from, to)`, ascending.
-    fn claims(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, ReservationId)> + '_ {
-        let range = if from < to { from..to } else { 0..0 };
-        self.occupants.range(range).map(|(&cell, &id)| (cell, id))
+    /// The claims whose blocked span meets `[from, to)`, ascending.
+    fn claims(&self, from: i64, to: i64) -> impl Iterator<Item = (i64, Blocked)> + '_ {
+        let reaching_in = self
+            .claims
+            .range(..from)
+            .next_back()
+            .filter(|(_, blocked)| blocked.end > from);
+        let range = match reaching_in {
+            _ if from >= to => from..from,
+            Some((&first, _)) => first..to,
+            None => from..to,
+        };
+        self.claims
+            .range(range)
+            .map(|(&first, &blocked)| (first, blocked))
     }
 
     /// Whether every slot of `[from, to)`, `count` of them, is published.
@@ -168,22 +196,26 @@ fn vacate(calendars: &mut HashMap<ProviderId, Calendar>, reservation: &Reservati
 
 /// Frees the cells of `calendar` that `reservation` blocks.
 fn release(calendar: &mut Calendar, reservation: &Reservation) {
-    let span = reservation.blocked_start.timestamp()..reservation.blocked_end.timestamp();
-    let cells: Vec<i64> = calendar
-        .claims(span.start, span.end)
-        .filter(|&(_, id)| id == reservation.id)
-        .map(|(cell, _)| cell)
-        .collect();
-    for cell in cells {
-        calendar.occupants.remove(&cell);
+    let first = reservation.blocked_start.timestamp();
+    if calendar
+        .claims
+        .get(&first)
+        .is_some_and(|blocked| blocked.id == reservation.id)
+    {
+        calendar.claims.remove(&first);
     }
 }
 
 /// Marks `reservation`'s cells in `calendar` as blocked by it.
 fn claim(calendar: &mut Calendar, reservation: &Reservation, claim: &Claim) {
-    for cell in claim.blocked().starts() {
-        calendar.occupants.insert(cell.timestamp(), reservation.id);
-    }
+    let span = claim.blocked();
+    let (first, end) = (span.first().timestamp(), span.end().timestamp());
+    let blocked = Blocked {
+        end,
+        step: (end - first) / span.len().max(1) as i64,
+        id: reservation.id,
+    };
+    calendar.claims.insert(first, blocked);
 }
 
 impl State {
@@ -322,10 +354,17 @@ impl State {
         let Some(calendar) = self.calendars.get(provider) else {
             return Vec::new();
         };
+        let (from, to) = (bounds.from.timestamp(), bounds.to.timestamp());
         calendar
-            .claims(bounds.from.timestamp(), bounds.to.timestamp())
-            .filter(|&(_, id)| live(&self.reservations, Some(id), now).is_some())
-            .map(|(cell, _)| instant(cell))
+            .claims(from, to)
+            .filter(|(_, blocked)| live(&self.reservations, Some(blocked.id), now).is_some())
+            .flat_map(|(first, blocked)| {
+                // The first of its cells at or after `from`.
+                let skipped = (from - first).max(0);
+                let first = first + (skipped + blocked.step - 1) / blocked.step * blocked.step;
+                (first..blocked.end.min(to)).step_by(blocked.step as usize)
+            })
+            .map(instant)
             .collect()
     }
 
@@ -351,7 +390,7 @@ impl State {
         }
         let (from, to) = claim.blocked_range();
         let mut lapsed = Vec::new();
-        for (_, id) in calendar.claims(from.timestamp(), to.timestamp()) {
+        for (_, Blocked { id, .. }) in calendar.claims(from.timestamp(), to.timestamp()) {
             if Some(id) == except {
                 continue;
             }
@@ -360,7 +399,6 @@ impl State {
                 None => lapsed.push(id),
             }
         }
-        lapsed.dedup();
         for id in lapsed {
             if let Some(old) = self.reservations.get_mut(&id) {
                 if old.status == ReservationStatus::Held {
@@ -541,6 +579,45 @@ mod tests {
         let mut bytes = IdHasher::default();
         [1u8, 2].hash(&mut bytes);
         assert_ne!(bytes.finish(), 0, "other writes are folded in");
+    }
+
+    #[test]
+    fn a_claim_reaching_into_a_range_is_found_and_covers_its_slots() {
+        let (a, b) = (ReservationId::from_u128(1), ReservationId::from_u128(2));
+        let mut calendar = Calendar::default();
+        calendar.starts.extend((0..8).map(|i| i * 900));
+        let blocked = |end, id| Blocked { end, step: 900, id };
+        // `a` blocks 0..3600 (four cells); `b` one cell after a gap.
+        calendar.claims.insert(0, blocked(3600, a));
+        calendar.claims.insert(4500, blocked(5400, b));
+        let ids = |from, to| -> Vec<ReservationId> {
+            calendar.claims(from, to).map(|(_, c)| c.id).collect()
+        };
+        assert_eq!(ids(2700, 4500), vec![a], "reaches in from before");
+        assert_eq!(
+            ids(3600, 4500),
+            Vec::<ReservationId>::new(),
+            "ends where the range starts"
+        );
+        assert_eq!(ids(3600, 4501), vec![b]);
+        assert_eq!(ids(900, 5400), vec![a, b]);
+        assert_eq!(
+            ids(4500, 900),
+            Vec::<ReservationId>::new(),
+            "an empty range"
+        );
+        let slots: Vec<_> = calendar.slots(1800, 7200).collect();
+        assert_eq!(
+            slots,
+            vec![
+                (1800, Some(a)),
+                (2700, Some(a)),
+                (3600, None),
+                (4500, Some(b)),
+                (5400, None),
+                (6300, None),
+            ]
+        );
     }
 
     #[test]

@@ -146,35 +146,38 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         let Some(bounds) = self.bounds(from, to) else {
             return Ok(Page::default());
         };
-        let mut starts = self
-            .fitting_starts(&service, bounds, limit + 1, now, first_batch)
+        let mut spans = self
+            .fitting_spans(&service, bounds, limit + 1, now, first_batch)
             .await?;
-        let next_cursor = if starts.len() > limit {
-            starts.truncate(limit);
-            starts.last().map(|&start| cursor::after_slot(start))
+        let next_cursor = if spans.len() > limit {
+            spans.truncate(limit);
+            match spans.last() {
+                Some(&(start, _)) => Some(cursor::after_slot(self.start_at(start.timestamp())?)),
+                None => None,
+            }
         } else {
             None
         };
-        let items = starts
+        let items = spans
             .into_iter()
-            .map(|start| self.service_slot(&service, start))
+            .map(|(start, end)| self.service_slot(&service, start, end))
             .collect();
         Ok(Page { items, next_cursor })
     }
 
-    /// Up to `limit` starts in `bounds` where `service` fits at `now`,
-    /// ascending. The free slots are read in batches, from `first_batch` on:
+    /// Up to `limit` appointments (start and end) in `bounds` where
+    /// `service` fits at `now`, ascending. The free slots are read in batches, from `first_batch` on:
     /// a start fits where its appointment's slots are all free. A service
     /// with buffers also reads, with each batch, the blocked cells around
     /// it: a buffer needs no published slot, only no other booking's time.
-    async fn fitting_starts(
+    async fn fitting_spans(
         &self,
         service: &Service,
         bounds: SlotBounds,
         limit: usize,
         now: DateTime<Utc>,
         first_batch: FreeBatch,
-    ) -> Result<Vec<SlotStart>> {
+    ) -> Result<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
         let grid = self.policy.grid();
         let step = grid.slot_length().num_seconds();
         let cells = |span: chrono::TimeDelta| span.num_seconds() / step;
@@ -195,6 +198,7 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         let mut prefetched = Some(first_batch);
         while next < bounds.to && found.len() < limit {
             let FreeBatch {
+                mut instants,
                 cells: mut free,
                 complete,
             } = match prefetched.take() {
@@ -209,7 +213,9 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
                 }
             };
             // The first batch may begin before the service's notice allows.
-            free.drain(..free.partition_point(|&cell| cell < next.timestamp()));
+            let early = free.partition_point(|&cell| cell < next.timestamp());
+            free.drain(..early);
+            instants.drain(..early);
             let (Some(&first), Some(&last)) = (free.first(), free.last()) else {
                 if complete {
                     break;
@@ -241,7 +247,10 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
                     .get(blocked.partition_point(|&cell| cell < span.start))
                     .is_none_or(|&cell| cell >= span.end);
                 if whole && clear {
-                    found.push(self.start_at(start)?);
+                    // The store's own instants: the slot's start, and the
+                    // end of the appointment's last slot.
+                    let last = instants[i + length as usize - 1];
+                    found.push((instants[i], grid.end_after(last)));
                 }
             }
             match resume {
@@ -264,10 +273,11 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         limit: usize,
         now: DateTime<Utc>,
     ) -> Result<FreeBatch> {
-        let free = self.store.free_slots(provider, bounds, limit, now).await?;
+        let instants = self.store.free_slots(provider, bounds, limit, now).await?;
         Ok(FreeBatch {
-            complete: free.len() < limit,
-            cells: free.iter().map(DateTime::timestamp).collect(),
+            complete: instants.len() < limit,
+            cells: instants.iter().map(DateTime::timestamp).collect(),
+            instants,
         })
     }
 
@@ -391,14 +401,13 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
         Ok(())
     }
 
-    /// The listed start of `service` at `start`.
-    fn service_slot(&self, service: &Service, start: SlotStart) -> Slot {
+    /// The listed start of `service` at `start`, its appointment ending at `end`.
+    fn service_slot(&self, service: &Service, start: DateTime<Utc>, end: DateTime<Utc>) -> Slot {
         Slot {
-            id: SlotId::new(service.provider_id.clone(), start.instant())
-                .for_service(service.id.clone()),
+            id: SlotId::new(service.provider_id.clone(), start).for_service(service.id.clone()),
             provider_id: service.provider_id.clone(),
-            start: start.instant(),
-            end: saturating_add(start.instant(), service.duration),
+            start,
+            end,
         }
     }
 
@@ -428,8 +437,10 @@ impl<S: Store, C: Clock> Scheduler<S, C> {
 /// first batch, read before the service's length is known, counts `k` as 1.
 const BATCH_FACTOR: usize = 2;
 
-/// Free slots read for a service listing, as epoch seconds, ascending.
+/// Free slots read for a service listing, ascending: as the store gave
+/// them, and as epoch seconds for the arithmetic.
 struct FreeBatch {
+    instants: Vec<DateTime<Utc>>,
     cells: Vec<i64>,
     /// Whether the read found every free slot of its range.
     complete: bool,
