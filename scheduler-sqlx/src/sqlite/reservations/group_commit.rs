@@ -176,8 +176,9 @@ enum Failure {
 }
 
 /// Every hold of `batch` in one IMMEDIATE transaction, committed; on the
-/// first error the transaction is dropped, which rolls it back. A hold whose
-/// caller left while earlier ones ran is skipped (`None`).
+/// first error the transaction is dropped, which rolls it back. The holds go
+/// to the connection many to a query ([`hold::hold_all`]); a hold whose
+/// caller left while earlier queries ran is skipped (`None`).
 async fn together(
     writer: &SqlitePool,
     batch: &[Job],
@@ -187,15 +188,17 @@ async fn together(
         .await
         .map_err(|err| Failure::Begin(storage(err)))?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    for job in batch {
-        if job.reply.is_closed() {
-            outcomes.push(None);
-            continue;
-        }
-        let outcome = hold::hold_in(&mut tx, job.request(), job.now)
+    for chunk in batch.chunks(hold::MAX_PER_QUERY) {
+        let waiting: Vec<bool> = chunk.iter().map(|job| !job.reply.is_closed()).collect();
+        let holds: Vec<_> = (chunk.iter().zip(&waiting))
+            .filter(|&(_, &waiting)| waiting)
+            .map(|(job, _)| (job.request(), job.now))
+            .collect();
+        let mut held = hold::hold_all(&mut tx, &holds)
             .await
-            .map_err(Failure::Batch)?;
-        outcomes.push(Some(outcome));
+            .map_err(Failure::Batch)?
+            .into_iter();
+        outcomes.extend((waiting.iter()).map(|&waiting| if waiting { held.next() } else { None }));
     }
     tx.commit()
         .await

@@ -1,6 +1,8 @@
 //! Taking a hold: the one compare-and-set that keeps a provider's time from
 //! being double-booked.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use scheduler_core::store::{HoldOutcome, HoldRequest};
 use scheduler_core::{Claim, ServiceId};
@@ -91,10 +93,11 @@ pub(crate) const CLAIM_IF_FREE: &str = claim_if_free!();
 
 /// `retire_lapsed!`, `claim_if_free!`, `insert_if_claimed!` and, when the
 /// insert added nothing (`changes()` counts the rows of the statement just
-/// before), why: whether the appointment's slots are all published and
-/// whether a live claim is in the way. One query: one round trip to the
-/// connection's worker thread for a hold or a refusal. The statements number
-/// their parameters alike, so each binds the same values.
+/// before), why: whether the appointment's slots are all published, whether
+/// a live claim is in the way, and whether the client's key is used. Either
+/// the insert or the last statement returns a row, never both. The
+/// statements number their parameters alike, `$1` to `$16` ([`PARAMS`]), so
+/// each binds the same values.
 const HOLD_IF_FREE: &str = concat!(
     retire_lapsed!(),
     ";\n",
@@ -107,23 +110,75 @@ const HOLD_IF_FREE: &str = concat!(
   EXISTS (
     SELECT 1 FROM claims
     WHERE provider_id = $1 AND cell_s >= $10 AND cell_s < $11
-      AND (expires_us IS NULL OR expires_us > $3)) AS taken
+      AND (expires_us IS NULL OR expires_us > $3)) AS taken,
+  EXISTS (
+    SELECT 1 FROM reservations WHERE client_id = $5 AND idempotency_key = $9) AS key_used
 WHERE changes() = 0"
 );
+
+/// The parameters [`HOLD_IF_FREE`] binds.
+const PARAMS: usize = 16;
+
+/// The most holds one query takes: a power of two, so that any number of
+/// holds is a few queries of [`holds_if_free`]'s sizes.
+pub(super) const MAX_PER_QUERY: usize = 32;
+
+/// [`HOLD_IF_FREE`] `n` times over, copy `i`'s parameters shifted by
+/// `PARAMS * i`: `n` holds in one query, so that they cost one round trip
+/// to the connection's worker thread, not `n`. Each hold's statements run
+/// after the previous hold's, as they would one query at a time. `n` is a
+/// power of two up to [`MAX_PER_QUERY`]; each text is built once.
+fn holds_if_free(n: usize) -> &'static str {
+    const SIZES: usize = MAX_PER_QUERY.trailing_zeros() as usize + 1;
+    static TEXTS: [OnceLock<String>; SIZES] = [const { OnceLock::new() }; SIZES];
+    debug_assert!(n.is_power_of_two() && n <= MAX_PER_QUERY);
+    TEXTS[n.trailing_zeros() as usize].get_or_init(|| {
+        (0..n)
+            .map(|i| shift_params(HOLD_IF_FREE, PARAMS * i))
+            .collect::<Vec<_>>()
+            .join(";\n")
+    })
+}
+
+/// `sql` with every parameter `$k` renumbered `$(k + by)`.
+fn shift_params(sql: &str, by: usize) -> String {
+    let mut parts = sql.split('$');
+    let mut shifted = String::from(parts.next().unwrap_or_default());
+    for part in parts {
+        let digits = part.bytes().take_while(u8::is_ascii_digit).count();
+        shifted.push('$');
+        match part[..digits].parse::<usize>() {
+            Ok(k) => {
+                shifted.push_str(&(k + by).to_string());
+                shifted.push_str(&part[digits..]);
+            }
+            Err(_) => shifted.push_str(part),
+        }
+    }
+    shifted
+}
 
 /// A row of [`HOLD_IF_FREE`]: the new hold, or why there is none.
 enum HoldRow {
     Held(ReservationRow),
-    Refused { published: bool, taken: bool },
+    Refused(Refusal),
+}
+
+/// What a refused hold found, at the moment it ran.
+struct Refusal {
+    published: bool,
+    taken: bool,
+    key_used: bool,
 }
 
 impl<'r> FromRow<'r, SqliteRow> for HoldRow {
     fn from_row(row: &'r SqliteRow) -> std::result::Result<Self, sqlx::Error> {
-        if row.columns().len() == 2 {
-            Ok(Self::Refused {
+        if row.try_column("key_used").is_ok() {
+            Ok(Self::Refused(Refusal {
                 published: row.try_get("published")?,
                 taken: row.try_get("taken")?,
-            })
+                key_used: row.try_get("key_used")?,
+            }))
         } else {
             ReservationRow::from_row(row).map(Self::Held)
         }
@@ -149,44 +204,72 @@ pub(super) async fn hold_in(
     request: HoldRequest<'_>,
     now: DateTime<Utc>,
 ) -> Result<HoldOutcome> {
-    // No key lookup first: the scheduler has just made one, and a key used
-    // since then makes the insert's `ON CONFLICT` refuse, explained below.
-    let new = request.reservation;
-    let now = micros(now);
-    // fetch_all steps every statement to its end; the insert or the last
-    // statement returns a row.
-    let (before, after) = buffers(new);
-    let rows: Vec<HoldRow> = claim_params(sqlx::query_as(HOLD_IF_FREE), &request, now)
-        .bind(new.service_id.as_ref().map(ServiceId::as_str))
-        .bind(before)
-        .bind(after)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(storage)?;
-    match rows.into_iter().next() {
-        Some(HoldRow::Held(row)) => Ok(HoldOutcome::Held(row.into_reservation()?)),
-        Some(HoldRow::Refused { published, taken }) => refusal(tx, request, published, taken).await,
-        None => Err(Error::storage(
-            "the hold returned neither a row nor a reason",
-        )),
+    let mut outcomes = hold_all(tx, &[(request, now)]).await?;
+    outcomes
+        .pop()
+        .ok_or_else(|| Error::storage("the hold returned no outcome"))
+}
+
+/// Takes `holds` in order, each at its own now, in as few queries as their
+/// number has bits; returns their outcomes in the same order.
+pub(super) async fn hold_all(
+    tx: &mut SqliteConnection,
+    holds: &[(HoldRequest<'_>, DateTime<Utc>)],
+) -> Result<Vec<HoldOutcome>> {
+    let mut outcomes = Vec::with_capacity(holds.len());
+    let mut rest = holds;
+    while !rest.is_empty() {
+        // The largest power of two that fits: 13 holds are 8, 4 and 1.
+        let n = (1 << rest.len().ilog2()).min(MAX_PER_QUERY);
+        let (these, after) = rest.split_at(n);
+        rest = after;
+        // No key lookup first: the scheduler has just made one, and a key
+        // used since then makes the insert refuse, explained below.
+        let query = these
+            .iter()
+            .fold(sqlx::query_as(holds_if_free(n)), |query, (request, now)| {
+                let new = request.reservation;
+                let (before, after) = buffers(new);
+                claim_params(query, request, micros(*now))
+                    .bind(new.service_id.as_ref().map(ServiceId::as_str))
+                    .bind(before)
+                    .bind(after)
+            });
+        // Every statement runs to its end; each hold's insert or its last
+        // statement returns its one row.
+        let rows: Vec<HoldRow> = query.fetch_all(&mut *tx).await.map_err(storage)?;
+        if rows.len() != n {
+            return Err(Error::storage(format!(
+                "{n} holds returned {} rows, not one each",
+                rows.len()
+            )));
+        }
+        for ((request, _), row) in these.iter().zip(rows) {
+            outcomes.push(match row {
+                HoldRow::Held(row) => HoldOutcome::Held(row.into_reservation()?),
+                HoldRow::Refused(why) => refusal(tx, request, why).await?,
+            });
+        }
     }
+    Ok(outcomes)
 }
 
 /// Names why the insert added no row: the key, the slot, or a taken slot.
 async fn refusal(
     tx: &mut SqliteConnection,
-    request: HoldRequest<'_>,
-    published: bool,
-    taken: bool,
+    request: &HoldRequest<'_>,
+    why: Refusal,
 ) -> Result<HoldOutcome> {
     let new = request.reservation;
-    // The key is asked about first, as the contract ranks the reasons.
-    if let Some(key) = request.key
+    // The key is asked about first, as the contract ranks the reasons. It
+    // was used when the hold ran, and a reservation is never deleted.
+    if why.key_used
+        && let Some(key) = request.key
         && let Some(original) = by_key(&mut *tx, &new.client_id, key).await?
     {
         return Ok(HoldOutcome::KeyUsed(original));
     }
-    match (published, taken) {
+    match (why.published, why.taken) {
         (false, _) => Ok(HoldOutcome::NoSuchSlot),
         (true, true) => Ok(HoldOutcome::SlotTaken),
         // Free cells, unused key: only the id's primary key can have refused.
@@ -226,4 +309,29 @@ fn claim_params<'q, O>(
 pub(in crate::sqlite) fn step(claim: &Claim) -> i64 {
     let blocked = claim.blocked();
     (blocked.end().timestamp() - blocked.first().timestamp()) / limit(blocked.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_shift_and_nothing_else_changes() {
+        assert_eq!(
+            shift_params("a = $1 AND b < $13, '$' || $2x $", 16),
+            "a = $17 AND b < $29, '$' || $18x $"
+        );
+        assert_eq!(shift_params(HOLD_IF_FREE, 0), HOLD_IF_FREE);
+    }
+
+    #[test]
+    fn each_copy_binds_its_own_parameters() {
+        let four = holds_if_free(4);
+        assert_eq!(four.matches("INSERT INTO claims").count(), 4);
+        for k in 1..=4 * PARAMS {
+            assert!(four.contains(&format!("${k}")), "${k} is bound");
+        }
+        assert!(!four.contains(&format!("${}", 4 * PARAMS + 1)));
+        assert!(std::ptr::eq(four, holds_if_free(4)), "built once");
+    }
 }

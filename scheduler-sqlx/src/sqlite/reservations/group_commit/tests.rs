@@ -167,6 +167,47 @@ async fn a_batch_answers_every_hold_as_if_taken_one_after_another() {
     assert_eq!(count(&store).await, 2);
 }
 
+/// 71 holds go to the connection as queries of 32, 32, 4, 2 and 1; a hold
+/// in the middle of a query is still judged when it runs: refused for a
+/// taken slot while its key is unused, though a later hold of the same
+/// query uses that key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_of_many_holds_judges_each_when_it_runs() {
+    let db = TempDb::new("many");
+    let h = db.harness().await;
+    let store = h.scheduler.store().clone();
+    let p = h.provider("p");
+    let slots = h
+        .open(&p, h.day_at(2, 0, 0, 0), h.day_at(2, 18, 0, 0))
+        .await;
+    let (amy, bob) = (h.client("amy"), h.client("bob"));
+    let mut jobs: Vec<_> = (0..40).map(|i| job(&h, &slots[i].id, &amy, None)).collect();
+    jobs.push(job(&h, &slots[0].id, &bob, Some("late")));
+    jobs.push(job(&h, &slots[40].id, &bob, Some("late")));
+    jobs.push(job(&h, &slots[41].id, &bob, Some("late")));
+    jobs.extend((42..70).map(|i| job(&h, &slots[i].id, &amy, None)));
+    let (jobs, answers): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+    let reservations: Vec<_> = jobs.iter().map(|job| job.reservation.clone()).collect();
+
+    run_batch(store.writer(), jobs).await;
+
+    let got: Vec<_> = outcomes(answers)
+        .await
+        .into_iter()
+        .map(|outcome| outcome.expect("no hold failed"))
+        .collect();
+    let late = reservations[41].clone();
+    for (i, (outcome, reservation)) in got.iter().zip(&reservations).enumerate() {
+        let expected = match i {
+            40 => HoldOutcome::SlotTaken,
+            42 => HoldOutcome::KeyUsed(late.clone()),
+            _ => HoldOutcome::Held(reservation.clone()),
+        };
+        assert_eq!(*outcome, expected, "hold {i}");
+    }
+    assert_eq!(count(&store).await, 69);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_hold_is_retried_alone_and_the_rest_of_its_batch_stands() {
     let db = TempDb::new("failing");
