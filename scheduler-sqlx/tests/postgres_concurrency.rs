@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use pg_support::{TestDb, bookable, count, epoch, open, scheduler};
-use scheduler_core::{ClientId, Error, ManualClock, ProviderId, TimeRange};
+use scheduler_core::{Actor, ClientId, Error, ManualClock, Policy, ProviderId, TimeRange};
 use scheduler_sqlx::PostgresStore;
 use tokio::sync::Barrier;
 
@@ -218,4 +218,188 @@ async fn withdraw_racing_reserve_never_orphans_a_reservation() {
 fn clock_now(clock: &ManualClock) -> chrono::DateTime<chrono::Utc> {
     use scheduler_core::Clock;
     clock.now()
+}
+
+/// Begins moving reservation `id` to the slot at `to_s` on `conn`, as a
+/// reschedule does (lock the reservation, drop its claims, claim the new
+/// cell, move the row), and leaves the transaction open.
+async fn begin_move(conn: &mut sqlx::PgConnection, provider: &ProviderId, id: &[u8], to_s: i64) {
+    for statement in [
+        "BEGIN",
+        "SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE",
+        "DELETE FROM claims WHERE reservation_id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    sqlx::query("INSERT INTO claims (provider_id, cell_s, reservation_id, expires_us) SELECT $1, $2, $3, CASE status WHEN 'held' THEN expires_us END FROM reservations WHERE id = $3")
+        .bind(provider.as_str())
+        .bind(to_s)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE reservations SET start_s = $1, end_s = $1 + 900 WHERE id = $2")
+        .bind(to_s)
+        .bind(id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+}
+
+/// Waits until a session of `schema` waits for a lock: the statement under
+/// test has met the open move.
+async fn until_waiting(db: &TestDb, schema: &str) {
+    for _ in 0..1000 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(schema)
+        .fetch_one(db.admin())
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no session of {schema} came to wait for the move's lock");
+}
+
+/// A change of a booking's state that waits for a reschedule of that
+/// booking to commit acts on the claims the booking moved to, not on those
+/// its statement saw before it waited: a cancel frees the new cells, and a
+/// confirm makes them never lapse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_state_change_waiting_on_a_move_acts_on_the_moved_claims() {
+    let Some(db) = TestDb::connect().await else {
+        return;
+    };
+    let (store, schema) = db.store(4).await;
+    let clock = ManualClock::new(epoch());
+    let scheduler = scheduler(store, &clock);
+    let provider = ProviderId::new("dr-move").unwrap();
+    let slots = open(&scheduler, &provider, bookable(), 8).await;
+    let (amy, bob) = (ClientId::new("amy").unwrap(), ClientId::new("bob").unwrap());
+    let claims_of = |id: &[u8]| {
+        format!(
+            "SELECT count(*) FROM {schema}.claims WHERE reservation_id = '\\x{}'::bytea",
+            id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    };
+    let mover_pool = db.pool(&schema, 1).await;
+
+    // A confirm that waits on the move.
+    let held = scheduler.reserve(&slots[0].id, &amy, None).await.unwrap();
+    let id = held.id.to_u128().to_be_bytes();
+    let mut mover = mover_pool.acquire().await.unwrap();
+    begin_move(&mut mover, &provider, &id, slots[4].start.timestamp()).await;
+    let confirm = {
+        let (scheduler, amy) = (scheduler.clone(), amy.clone());
+        tokio::spawn(async move { scheduler.confirm(held.id, &amy).await })
+    };
+    until_waiting(&db, &schema).await;
+    sqlx::query("COMMIT").execute(&mut *mover).await.unwrap();
+    confirm.await.unwrap().unwrap();
+    let lapsing = format!("{} AND expires_us IS NOT NULL", claims_of(&id));
+    assert_eq!(count(&db, lapsing).await, 0, "the moved claim never lapses");
+
+    // A cancel that waits on the next move.
+    begin_move(&mut mover, &provider, &id, slots[6].start.timestamp()).await;
+    let cancel = {
+        let scheduler = scheduler.clone();
+        tokio::spawn(async move { scheduler.cancel(held.id, &Actor::Client(amy)).await })
+    };
+    until_waiting(&db, &schema).await;
+    sqlx::query("COMMIT").execute(&mut *mover).await.unwrap();
+    cancel.await.unwrap().unwrap();
+    assert_eq!(
+        count(&db, claims_of(&id)).await,
+        0,
+        "the moved claim is freed"
+    );
+    scheduler
+        .reserve(&slots[6].id, &bob, None)
+        .await
+        .expect("the cell the booking moved to is free again");
+}
+
+/// As above, for a hold that lapses while a reschedule of it is under way:
+/// the sweeper, and a new hold that retires it from the cells it held, each
+/// wait for the move and then free the cells the hold moved to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lapse_waiting_on_a_move_frees_the_moved_claims() {
+    let Some(db) = TestDb::connect().await else {
+        return;
+    };
+    let (store, schema) = db.store(4).await;
+    let clock = ManualClock::new(epoch());
+    let scheduler = scheduler(store, &clock);
+    let provider = ProviderId::new("dr-lapse").unwrap();
+    let slots = open(&scheduler, &provider, bookable(), 8).await;
+    let (amy, bob, cy) = (
+        ClientId::new("amy").unwrap(),
+        ClientId::new("bob").unwrap(),
+        ClientId::new("cy").unwrap(),
+    );
+    let claims_of = |id: &[u8]| {
+        format!(
+            "SELECT count(*) FROM {schema}.claims WHERE reservation_id = '\\x{}'::bytea",
+            id.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+    };
+    let mover_pool = db.pool(&schema, 1).await;
+    let mut mover = mover_pool.acquire().await.unwrap();
+    let past_expiry = Policy::default().hold_ttl() + TimeDelta::seconds(1);
+
+    // The sweeper.
+    let swept = scheduler.reserve(&slots[0].id, &amy, None).await.unwrap();
+    let id = swept.id.to_u128().to_be_bytes();
+    begin_move(&mut mover, &provider, &id, slots[2].start.timestamp()).await;
+    clock.advance(past_expiry);
+    let sweep = {
+        let scheduler = scheduler.clone();
+        tokio::spawn(async move { scheduler.expire_due(100).await })
+    };
+    until_waiting(&db, &schema).await;
+    sqlx::query("COMMIT").execute(&mut *mover).await.unwrap();
+    assert_eq!(sweep.await.unwrap().unwrap(), 1);
+    assert_eq!(
+        count(&db, claims_of(&id)).await,
+        0,
+        "the swept hold's moved claim is freed"
+    );
+    scheduler
+        .reserve(&slots[2].id, &bob, None)
+        .await
+        .expect("the cell the swept hold moved to is free again");
+
+    // A new hold on the cells the lapsed hold left.
+    let retired = scheduler.reserve(&slots[4].id, &amy, None).await.unwrap();
+    let id = retired.id.to_u128().to_be_bytes();
+    begin_move(&mut mover, &provider, &id, slots[6].start.timestamp()).await;
+    clock.advance(past_expiry);
+    let hold = {
+        let (scheduler, slot) = (scheduler.clone(), slots[4].id.clone());
+        tokio::spawn(async move { scheduler.reserve(&slot, &bob, None).await })
+    };
+    until_waiting(&db, &schema).await;
+    sqlx::query("COMMIT").execute(&mut *mover).await.unwrap();
+    hold.await
+        .unwrap()
+        .expect("the cells the lapsed hold left are free");
+    assert_eq!(
+        count(&db, claims_of(&id)).await,
+        0,
+        "the retired hold's moved claim is freed"
+    );
+    scheduler
+        .reserve(&slots[6].id, &cy, None)
+        .await
+        .expect("the cell the retired hold moved to is free again");
 }

@@ -33,6 +33,28 @@ macro_rules! unqueued {
     };
 }
 
+/// Whether `$changed` (a CTE returning a row per claim it dropped or
+/// changed) missed claims of the reservations `$moved` returned.
+///
+/// A statement finds a reservation's claims with the snapshot it started
+/// with. If it waited for the reservation's row lock meanwhile, and the
+/// lock's holder was a reschedule, that reschedule replaced the claims with
+/// new ones, committed after the snapshot was taken, so the statement can
+/// neither see nor change them: it finds the old claims already gone. The
+/// count of claims the snapshot shows then differs from the count changed,
+/// and `settle_claims` finishes the work with a snapshot of its own.
+macro_rules! missed_claims {
+    ($moved:literal, $changed:literal) => {
+        concat!(
+            "(SELECT count(*) FROM ",
+            $changed,
+            ") <> (SELECT count(*) FROM claims WHERE reservation_id = ANY(ARRAY(SELECT id FROM ",
+            $moved,
+            ")))"
+        )
+    };
+}
+
 crate::versions::version_reads!(sqlx::PgConnection);
 
 mod calendar;

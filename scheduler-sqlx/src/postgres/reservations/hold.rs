@@ -7,7 +7,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::QueryAs;
 use sqlx::{FromRow, PgConnection, Postgres, Row};
 
-use super::by_key_on;
+use super::{by_key_on, settle_claims};
 use crate::row::{ReservationRow, buffers, id_bytes, limit, micros, storage};
 
 /// The cells `[$10, $11)` that a claim blocks, `$13` seconds apart, and the
@@ -30,7 +30,11 @@ macro_rules! blocked_cells {
 }
 pub(in crate::postgres) use blocked_cells;
 
-/// See [`blocked_cells!`].
+/// See [`blocked_cells!`]. The statements that lock these slots also name
+/// their range, `start_s >= $2 AND start_s < $6`: estimated for a provider
+/// the statistics do not know yet (one row, by the estimate), a custom plan
+/// would otherwise search the primary key by provider alone and filter
+/// every one of its slots against the array, on every hold.
 macro_rules! occupied_slots {
     () => {
         "ARRAY(SELECT generate_series($2::bigint, $6::bigint - $13::bigint, $13::bigint))"
@@ -108,7 +112,7 @@ macro_rules! hold {
         concat!(
             "WITH slot AS (
         SELECT start_s FROM slots
-        WHERE provider_id = $1 AND start_s = ANY(",
+        WHERE provider_id = $1 AND start_s >= $2 AND start_s < $6 AND start_s = ANY(",
             occupied_slots!(),
             ")
         ORDER BY start_s
@@ -166,7 +170,7 @@ const HOLD: &str = hold!(
               SELECT 1 FROM claims c
               WHERE c.provider_id = $1 AND c.cell_s >= $10 AND c.cell_s < $11
                 AND c.expires_us <= $3
-          ) END AS lapsed"
+          ) END AS lapsed, NULL::bytea[] AS unsettled"
 );
 
 /// The hold that first retires the lapsed holds in the way
@@ -182,7 +186,11 @@ const HOLD_RETIRING: &str = hold!(
               WHERE c.provider_id = $1 AND c.cell_s >= $10 AND c.cell_s < $11
                 AND (c.expires_us IS NULL OR c.expires_us > $3)
           )",
-    "false AS lapsed"
+    concat!(
+        "false AS lapsed, CASE WHEN ",
+        missed_claims!("stale", "released"),
+        " THEN ARRAY(SELECT id FROM stale) END AS unsettled"
+    )
 );
 
 /// Whether every slot of the appointment `[$2, $6)` of `$1` is published:
@@ -198,15 +206,20 @@ enum HoldRow {
     Refused { published: bool, lapsed: bool },
 }
 
-impl<'r> FromRow<'r, PgRow> for HoldRow {
+/// A [`HoldRow`], and the retired holds whose claims need settling (see
+/// `missed_claims!`), if any.
+struct HoldReply(HoldRow, Option<Vec<Vec<u8>>>);
+
+impl<'r> FromRow<'r, PgRow> for HoldReply {
     fn from_row(row: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
-        match row.try_get::<Option<bool>, _>("published")? {
-            Some(published) => Ok(Self::Refused {
+        let hold = match row.try_get::<Option<bool>, _>("published")? {
+            Some(published) => HoldRow::Refused {
                 published,
                 lapsed: row.try_get::<Option<bool>, _>("lapsed")?.unwrap_or(false),
-            }),
-            None => ReservationRow::from_row(row).map(Self::Held),
-        }
+            },
+            None => HoldRow::Held(ReservationRow::from_row(row)?),
+        };
+        Ok(Self(hold, row.try_get("unsettled")?))
     }
 }
 
@@ -224,12 +237,20 @@ pub(super) async fn hold_on(
     // trip for the common case; two when a lapsed hold is in the way.
     let mut statement = HOLD;
     let held = loop {
-        let held = claim_params(sqlx::query_as::<_, HoldRow>(statement), &request, now)
+        let held = claim_params(sqlx::query_as::<_, HoldReply>(statement), &request, now)
             .bind(new.service_id.as_ref().map(ServiceId::as_str))
             .bind(before)
             .bind(after)
             .fetch_one(&mut *conn)
             .await;
+        let held = match held {
+            Ok(HoldReply(held, Some(unsettled))) => {
+                settle_claims(conn, &unsettled).await?;
+                Ok(held)
+            }
+            Ok(HoldReply(held, None)) => Ok(held),
+            Err(err) => Err(err),
+        };
         match held {
             Ok(HoldRow::Refused {
                 published: true,
@@ -364,6 +385,74 @@ mod tests {
         .await;
         let plans: (i64, i64) = conn.settle(plans).unwrap();
         assert_eq!(plans, (11, 5), "(generic, custom) plans of 16 holds");
+        db.drop().await;
+    }
+
+    /// A provider the statistics of `slots` do not know yet (published since
+    /// the last `ANALYZE`, in batches too small to refresh them) is held
+    /// through the whole primary key: its slots are found by provider and
+    /// start, not by provider alone and then filtered one by one. Before
+    /// the hold named the range of its slots, PostgreSQL estimated such a
+    /// provider at one row, kept custom plans that searched by provider
+    /// alone, and each hold read all of the provider's slots.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_provider_newer_than_the_statistics_is_held_by_its_slots() {
+        let Some(db) = TestSchema::new("hold_new_provider").await else {
+            return;
+        };
+        let first = now() + TimeDelta::days(2);
+        db.run(format!(
+            "INSERT INTO {schema}.slots (provider_id, start_s)
+             SELECT 'known', {first} + 900 * n FROM generate_series(0, 99999) n;
+             ANALYZE {schema}.slots;
+             INSERT INTO {schema}.slots (provider_id, start_s)
+             SELECT 'new', {first} + 900 * n FROM generate_series(0, 99999) n;",
+            first = first.timestamp(),
+            schema = db.name
+        ))
+        .await;
+        let (provider, client) = (
+            ProviderId::new("new").unwrap(),
+            ClientId::new("amy").unwrap(),
+        );
+        let grid = db.scheduler.policy().grid();
+        let slot = |n: i64| {
+            let start = first + TimeDelta::minutes(15 * n);
+            scheduler_core::SlotId::new(provider.clone(), grid.slot_at(start).unwrap().instant())
+        };
+        for n in 0..8 {
+            db.scheduler.reserve(&slot(n), &client, None).await.unwrap();
+        }
+
+        // The plan the next hold would run, on the connection that prepared it.
+        let mut conn = db.store.conns.get().await.unwrap();
+        let name: std::result::Result<String, _> =
+            sqlx::query_scalar("SELECT name FROM pg_prepared_statements WHERE statement = $1")
+                .bind(HOLD)
+                .fetch_one(&mut *conn)
+                .await;
+        let name = name.unwrap();
+        let start = (first + TimeDelta::hours(12)).timestamp();
+        let explain = format!(
+            "EXPLAIN EXECUTE {name}('new', {start}, 0, '\\x{id}', 'amy', {end}, 0, 1, NULL, \
+             {start}, {end}, 1, 900, NULL, 0, 0)",
+            id = "00".repeat(16),
+            end = start + 900,
+        );
+        let plan: std::result::Result<Vec<String>, _> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(explain))
+                .fetch_all(&mut *conn)
+                .await;
+        let plan = conn.settle(plan).unwrap().join("\n");
+        let slots_scan = plan
+            .lines()
+            .skip_while(|line| !line.contains("on slots"))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(
+            slots_scan.contains("Index Cond") && slots_scan.contains("start_s"),
+            "the slots are found by provider and start:\n{plan}"
+        );
         db.drop().await;
     }
 }

@@ -9,13 +9,18 @@
 use chrono::{DateTime, Utc};
 use scheduler_core::{Reservation, ReservationId, Result};
 
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, Row};
+
+use super::settle_claims;
 use crate::postgres::conns::Conns;
-use crate::row::{self, id_bytes, micros};
+use crate::row::{self, ReservationRow, id_bytes, micros, storage};
 
 /// A change of a reservation's state, `$1` its id and `$2` now: `moved` is
 /// the `UPDATE` (its `SET` and `WHERE` come from the caller), `claimed` does
 /// to its claims what the change means for them, and `unqueued!` takes a
-/// hold it moved off the sweeper's queue.
+/// hold it moved off the sweeper's queue. `missed` says whether `claimed`
+/// missed claims (see `missed_claims!`).
 macro_rules! transition {
     ($set:literal, $condition:literal, $claims:literal) => {
         concat!(
@@ -30,12 +35,29 @@ macro_rules! transition {
             unqueued!("moved"),
             ", claimed AS (",
             $claims,
-            " WHERE reservation_id = ANY(ARRAY(SELECT id FROM moved)))",
+            " WHERE reservation_id = ANY(ARRAY(SELECT id FROM moved)) RETURNING 1)",
             " SELECT ",
             reservation_columns!(),
-            " FROM moved"
+            ", ",
+            missed_claims!("moved", "claimed"),
+            " AS missed FROM moved"
         )
     };
+}
+
+/// A reservation a transition moved, and whether its claims need settling.
+struct Moved {
+    row: ReservationRow,
+    missed: bool,
+}
+
+impl<'r> FromRow<'r, PgRow> for Moved {
+    fn from_row(row: &'r PgRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            row: ReservationRow::from_row(row)?,
+            missed: row.try_get("missed")?,
+        })
+    }
 }
 
 /// A confirmed hold's claims never lapse.
@@ -83,8 +105,12 @@ const EXPIRE_DUE: &str = concat!(
         RETURNING id, expires_us
     ), ",
     unqueued!("swept"),
-    ", released AS (DELETE FROM claims WHERE reservation_id = ANY(ARRAY(SELECT id FROM swept)))
-    SELECT count(*) FROM swept"
+    ", released AS (
+        DELETE FROM claims WHERE reservation_id = ANY(ARRAY(SELECT id FROM swept)) RETURNING 1
+    )
+    SELECT count(*), CASE WHEN ",
+    missed_claims!("swept", "released"),
+    " THEN ARRAY(SELECT id FROM swept) END FROM swept"
 );
 
 /// Runs one conditional status change (`$1` id, `$2` now) and returns the
@@ -96,12 +122,26 @@ pub(super) async fn transition(
     now: DateTime<Utc>,
 ) -> Result<Option<Reservation>> {
     let mut conn = conns.get().await?;
-    let row = sqlx::query_as(statement)
+    let moved = transition_on(&mut conn, statement, id, now).await;
+    row::reservation(conn.finish(moved)?)
+}
+
+async fn transition_on(
+    conn: &mut PgConnection,
+    statement: &'static str,
+    id: ReservationId,
+    now: DateTime<Utc>,
+) -> Result<Option<ReservationRow>> {
+    let moved: Option<Moved> = sqlx::query_as(statement)
         .bind(id_bytes(id))
         .bind(micros(now))
         .fetch_optional(&mut *conn)
-        .await;
-    row::reservation(conn.settle(row)?)
+        .await
+        .map_err(storage)?;
+    if moved.as_ref().is_some_and(|moved| moved.missed) {
+        settle_claims(conn, &[id_bytes(id)]).await?;
+    }
+    Ok(moved.map(|moved| moved.row))
 }
 
 /// Batches from this size up are swept by two statements at once.
@@ -131,12 +171,26 @@ pub(super) async fn expire_due(conns: &Conns, now: DateTime<Utc>, batch: usize) 
 /// `skip` due soonest.
 async fn expire_some(conns: &Conns, now: DateTime<Utc>, limit: usize, skip: usize) -> Result<u64> {
     let mut conn = conns.get().await?;
-    let swept: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(EXPIRE_DUE)
+    let swept = expire_some_on(&mut conn, now, limit, skip).await;
+    conn.finish(swept)
+}
+
+async fn expire_some_on(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+    limit: usize,
+    skip: usize,
+) -> Result<u64> {
+    let (swept, missed): (i64, Option<Vec<Vec<u8>>>) = sqlx::query_as(EXPIRE_DUE)
         .bind(micros(now))
         .bind(row::limit(limit))
         .bind(row::limit(skip))
         .fetch_one(&mut *conn)
-        .await;
+        .await
+        .map_err(storage)?;
+    if let Some(ids) = missed {
+        settle_claims(conn, &ids).await?;
+    }
     // A count is never negative.
-    Ok(u64::try_from(conn.settle(swept)?).unwrap_or(0))
+    Ok(u64::try_from(swept).unwrap_or(0))
 }

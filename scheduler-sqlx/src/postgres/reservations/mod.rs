@@ -21,6 +21,33 @@ mod hold;
 mod lifecycle;
 mod reschedule;
 
+/// Makes the claims of reservations `$1` agree with their stored status:
+/// none for a cancelled or expired one, none that lapse for a confirmed one.
+/// A statement of its own, so its snapshot sees every claim committed before
+/// it; see `missed_claims!` for when it is needed.
+const SETTLE_CLAIMS: &str = "
+    WITH r AS (SELECT id, status FROM reservations WHERE id = ANY($1)),
+    freed AS (
+        DELETE FROM claims USING r
+        WHERE claims.reservation_id = r.id AND r.status IN ('cancelled', 'expired')
+    ),
+    kept AS (
+        UPDATE claims SET expires_us = NULL FROM r
+        WHERE claims.reservation_id = r.id AND r.status = 'confirmed'
+          AND claims.expires_us IS NOT NULL
+    )
+    SELECT count(*) FROM r";
+
+/// Runs [`SETTLE_CLAIMS`] for `ids`.
+async fn settle_claims(conn: &mut PgConnection, ids: &[Vec<u8>]) -> Result<()> {
+    sqlx::query(SETTLE_CLAIMS)
+        .bind(ids)
+        .execute(conn)
+        .await
+        .map_err(storage)?;
+    Ok(())
+}
+
 #[async_trait]
 impl ReservationStore for PostgresStore {
     async fn hold(&self, request: HoldRequest<'_>, now: DateTime<Utc>) -> Result<HoldOutcome> {

@@ -7,6 +7,7 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
 use sqlx::{Connection, PgConnection, Postgres};
 
+use super::SETTLE_CLAIMS;
 use super::hold::{blocked_cells, is_unique_violation, occupied_slots, retire_lapsed};
 use crate::row::{ReservationRow, id_bytes, limit, micros, storage};
 
@@ -23,7 +24,7 @@ const LOCK_LIVE: &str = "
 const TARGET_STATE: &str = concat!(
     "WITH slot AS (
         SELECT start_s FROM slots
-        WHERE provider_id = $1 AND start_s = ANY(",
+        WHERE provider_id = $1 AND start_s >= $2 AND start_s < $6 AND start_s = ANY(",
     occupied_slots!(),
     ")
         ORDER BY start_s
@@ -32,7 +33,10 @@ const TARGET_STATE: &str = concat!(
     ",
     retire_lapsed!(),
     "
-    SELECT (SELECT count(*) FROM slot) = $12, (SELECT count(*) FROM released) >= 0"
+    SELECT (SELECT count(*) FROM slot) = $12,
+        CASE WHEN ",
+    missed_claims!("stale", "released"),
+    " THEN ARRAY(SELECT id FROM stale) END"
 );
 
 /// Whether a live claim of another reservation is on a cell of `[$10, $11)`.
@@ -109,10 +113,16 @@ async fn steps(
     if live != Some(true) {
         return Ok(Err(RescheduleOutcome::NotLive));
     }
-    let (published, _): (bool, bool) =
+    let (published, unsettled): (bool, Option<Vec<Vec<u8>>>) =
         bind_move(sqlx::query_as(TARGET_STATE), slot, id, claim, now)
             .fetch_one(&mut *tx)
             .await?;
+    if let Some(ids) = unsettled {
+        sqlx::query(SETTLE_CLAIMS)
+            .bind(ids)
+            .execute(&mut *tx)
+            .await?;
+    }
     if !published {
         return Ok(Err(RescheduleOutcome::NoSuchSlot));
     }
