@@ -4,7 +4,10 @@
 //! it: taking the writer connection, `BEGIN IMMEDIATE`, and the commit that
 //! appends to the WAL. A writer task takes every hold waiting when it is free
 //! and runs them in one transaction, in arrival order, each at its own `now`
-//! and with its own statements, so they share one commit. SQLite runs write
+//! and with its own statements, so they share one commit. The statements of
+//! up to 32 holds go to the connection's worker thread as one query
+//! ([`hold::hold_all`]), so the batch also shares the hand-overs to that
+//! thread, which cost more than the statements themselves. SQLite runs write
 //! transactions one at a time anyway, so this is the same as running them one
 //! after another, and each caller is answered only after the commit: a hold
 //! reported taken is stored.
