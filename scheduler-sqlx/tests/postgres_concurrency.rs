@@ -8,9 +8,11 @@ mod pg_support;
 use scheduler_core::Precondition;
 use std::sync::Arc;
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use pg_support::{TestDb, bookable, count, epoch, open, scheduler};
-use scheduler_core::{Actor, ClientId, Error, ManualClock, Policy, ProviderId, TimeRange};
+use scheduler_core::{
+    Actor, ClientId, Error, ManualClock, Policy, ProviderId, ReservationId, TimeRange,
+};
 use scheduler_sqlx::PostgresStore;
 use tokio::sync::Barrier;
 
@@ -220,61 +222,116 @@ fn clock_now(clock: &ManualClock) -> chrono::DateTime<chrono::Utc> {
     clock.now()
 }
 
-/// Begins moving reservation `id` to the slot at `to_s` on `conn`, as a
-/// reschedule does (lock the reservation, drop its claims, claim the new
-/// cell, move the row), and leaves the transaction open.
-async fn begin_move(conn: &mut sqlx::PgConnection, provider: &ProviderId, id: &[u8], to_s: i64) {
-    for statement in [
-        "BEGIN",
-        "SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE",
-        "DELETE FROM claims WHERE reservation_id = $1",
-    ] {
-        sqlx::query(statement)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .unwrap();
-    }
-    sqlx::query("INSERT INTO claims (provider_id, cell_s, reservation_id, expires_us) SELECT $1, $2, $3, CASE status WHEN 'held' THEN expires_us END FROM reservations WHERE id = $3")
-        .bind(provider.as_str())
-        .bind(to_s)
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE reservations SET start_s = $1, end_s = $1 + 900 WHERE id = $2")
-        .bind(to_s)
-        .bind(id)
-        .execute(&mut *conn)
-        .await
-        .unwrap();
+/// Another session that moves reservations as a reschedule does (lock the
+/// reservation, drop its claims, claim the new cell, move the row), and
+/// commits only once the statement under test waits for it.
+struct Mover<'a> {
+    db: &'a TestDb,
+    schema: &'a str,
+    conn: sqlx::pool::PoolConnection<sqlx::Postgres>,
+    provider: ProviderId,
 }
 
-/// Waits until a session of `schema` waits for a lock: the statement under
-/// test has met the open move.
-async fn until_waiting(db: &TestDb, schema: &str) {
-    for _ in 0..1000 {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE application_name = $1 AND wait_event_type = 'Lock'",
+impl<'a> Mover<'a> {
+    async fn new(db: &'a TestDb, schema: &'a str, provider: &ProviderId) -> Self {
+        let conn = db.pool(schema, 1).await.acquire().await.unwrap();
+        let provider = provider.clone();
+        Self {
+            db,
+            schema,
+            conn,
+            provider,
+        }
+    }
+
+    /// Moves reservation `id` to the slot at `to`, runs `task` while the
+    /// move is open, commits once `task` waits for the move's lock, and
+    /// returns what `task` returned.
+    async fn across<T: Send + 'static>(
+        &mut self,
+        id: ReservationId,
+        to: DateTime<Utc>,
+        task: impl Future<Output = T> + Send + 'static,
+    ) -> T {
+        let (id, to) = (id.to_u128().to_be_bytes(), to.timestamp());
+        for statement in [
+            "BEGIN",
+            "SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE",
+            "DELETE FROM claims WHERE reservation_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(&id[..])
+                .execute(&mut *self.conn)
+                .await
+                .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO claims (provider_id, cell_s, reservation_id, expires_us)
+             SELECT $1, $2, $3, CASE status WHEN 'held' THEN expires_us END
+             FROM reservations WHERE id = $3",
         )
-        .bind(schema)
-        .fetch_one(db.admin())
+        .bind(self.provider.as_str())
+        .bind(to)
+        .bind(&id[..])
+        .execute(&mut *self.conn)
         .await
         .unwrap();
-        if waiting > 0 {
-            return;
-        }
-        tokio::task::yield_now().await;
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        sqlx::query("UPDATE reservations SET start_s = $1, end_s = $1 + 900 WHERE id = $2")
+            .bind(to)
+            .bind(&id[..])
+            .execute(&mut *self.conn)
+            .await
+            .unwrap();
+        let task = tokio::spawn(task);
+        self.until_waited_on().await;
+        sqlx::query("COMMIT")
+            .execute(&mut *self.conn)
+            .await
+            .unwrap();
+        task.await.unwrap()
     }
-    panic!("no session of {schema} came to wait for the move's lock");
+
+    /// Waits until a session of the schema waits for a lock: the statement
+    /// under test has met the open move.
+    async fn until_waited_on(&self) {
+        for _ in 0..1000 {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
+            )
+            .bind(self.schema)
+            .fetch_one(self.db.admin())
+            .await
+            .unwrap();
+            if waiting > 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!(
+            "no session of {} came to wait for the move's lock",
+            self.schema
+        );
+    }
+
+    /// The claims of reservation `id` in the database, and how many of them
+    /// lapse.
+    async fn claims(&self, id: ReservationId) -> (i64, i64) {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*), count(expires_us) FROM {}.claims WHERE reservation_id = $1",
+            self.schema
+        )))
+        .bind(&id.to_u128().to_be_bytes()[..])
+        .fetch_one(self.db.admin())
+        .await
+        .unwrap()
+    }
 }
 
 /// A change of a booking's state that waits for a reschedule of that
 /// booking to commit acts on the claims the booking moved to, not on those
-/// its statement saw before it waited: a cancel frees the new cells, and a
-/// confirm makes them never lapse.
+/// its statement saw before it waited: a confirm makes them never lapse,
+/// and a cancel frees them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_state_change_waiting_on_a_move_acts_on_the_moved_claims() {
     let Some(db) = TestDb::connect().await else {
@@ -286,41 +343,31 @@ async fn a_state_change_waiting_on_a_move_acts_on_the_moved_claims() {
     let provider = ProviderId::new("dr-move").unwrap();
     let slots = open(&scheduler, &provider, bookable(), 8).await;
     let (amy, bob) = (ClientId::new("amy").unwrap(), ClientId::new("bob").unwrap());
-    let claims_of = |id: &[u8]| {
-        format!(
-            "SELECT count(*) FROM {schema}.claims WHERE reservation_id = '\\x{}'::bytea",
-            id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        )
-    };
-    let mover_pool = db.pool(&schema, 1).await;
+    let mut mover = Mover::new(&db, &schema, &provider).await;
 
-    // A confirm that waits on the move.
     let held = scheduler.reserve(&slots[0].id, &amy, None).await.unwrap();
-    let id = held.id.to_u128().to_be_bytes();
-    let mut mover = mover_pool.acquire().await.unwrap();
-    begin_move(&mut mover, &provider, &id, slots[4].start.timestamp()).await;
     let confirm = {
         let (scheduler, amy) = (scheduler.clone(), amy.clone());
-        tokio::spawn(async move { scheduler.confirm(held.id, &amy).await })
+        async move { scheduler.confirm(held.id, &amy).await }
     };
-    until_waiting(&db, &schema).await;
-    sqlx::query("COMMIT").execute(&mut *mover).await.unwrap();
-    confirm.await.unwrap().unwrap();
-    let lapsing = format!("{} AND expires_us IS NOT NULL", claims_of(&id));
-    assert_eq!(count(&db, lapsing).await, 0, "the moved claim never lapses");
+    mover
+        .across(held.id, slots[4].start, confirm)
+        .await
+        .unwrap();
+    assert_eq!(
+        mover.claims(held.id).await,
+        (1, 0),
+        "the moved claim never lapses"
+    );
 
-    // A cancel that waits on the next move.
-    begin_move(&mut mover, &provider, &id, slots[6].start.timestamp()).await;
     let cancel = {
         let scheduler = scheduler.clone();
-        tokio::spawn(async move { scheduler.cancel(held.id, &Actor::Client(amy)).await })
+        async move { scheduler.cancel(held.id, &Actor::Client(amy)).await }
     };
-    until_waiting(&db, &schema).await;
-    sqlx::query("COMMIT").execute(&mut *mover).await.unwrap();
-    cancel.await.unwrap().unwrap();
+    mover.across(held.id, slots[6].start, cancel).await.unwrap();
     assert_eq!(
-        count(&db, claims_of(&id)).await,
-        0,
+        mover.claims(held.id).await,
+        (0, 0),
         "the moved claim is freed"
     );
     scheduler
@@ -347,31 +394,23 @@ async fn a_lapse_waiting_on_a_move_frees_the_moved_claims() {
         ClientId::new("bob").unwrap(),
         ClientId::new("cy").unwrap(),
     );
-    let claims_of = |id: &[u8]| {
-        format!(
-            "SELECT count(*) FROM {schema}.claims WHERE reservation_id = '\\x{}'::bytea",
-            id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        )
-    };
-    let mover_pool = db.pool(&schema, 1).await;
-    let mut mover = mover_pool.acquire().await.unwrap();
+    let mut mover = Mover::new(&db, &schema, &provider).await;
     let past_expiry = Policy::default().hold_ttl() + TimeDelta::seconds(1);
 
     // The sweeper.
     let swept = scheduler.reserve(&slots[0].id, &amy, None).await.unwrap();
-    let id = swept.id.to_u128().to_be_bytes();
-    begin_move(&mut mover, &provider, &id, slots[2].start.timestamp()).await;
     clock.advance(past_expiry);
     let sweep = {
         let scheduler = scheduler.clone();
-        tokio::spawn(async move { scheduler.expire_due(100).await })
+        async move { scheduler.expire_due(100).await }
     };
-    until_waiting(&db, &schema).await;
-    sqlx::query("COMMIT").execute(&mut *mover).await.unwrap();
-    assert_eq!(sweep.await.unwrap().unwrap(), 1);
     assert_eq!(
-        count(&db, claims_of(&id)).await,
-        0,
+        mover.across(swept.id, slots[2].start, sweep).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        mover.claims(swept.id).await,
+        (0, 0),
         "the swept hold's moved claim is freed"
     );
     scheduler
@@ -381,21 +420,16 @@ async fn a_lapse_waiting_on_a_move_frees_the_moved_claims() {
 
     // A new hold on the cells the lapsed hold left.
     let retired = scheduler.reserve(&slots[4].id, &amy, None).await.unwrap();
-    let id = retired.id.to_u128().to_be_bytes();
-    begin_move(&mut mover, &provider, &id, slots[6].start.timestamp()).await;
     clock.advance(past_expiry);
     let hold = {
         let (scheduler, slot) = (scheduler.clone(), slots[4].id.clone());
-        tokio::spawn(async move { scheduler.reserve(&slot, &bob, None).await })
+        async move { scheduler.reserve(&slot, &bob, None).await }
     };
-    until_waiting(&db, &schema).await;
-    sqlx::query("COMMIT").execute(&mut *mover).await.unwrap();
-    hold.await
-        .unwrap()
+    (mover.across(retired.id, slots[6].start, hold).await)
         .expect("the cells the lapsed hold left are free");
     assert_eq!(
-        count(&db, claims_of(&id)).await,
-        0,
+        mover.claims(retired.id).await,
+        (0, 0),
         "the retired hold's moved claim is freed"
     );
     scheduler

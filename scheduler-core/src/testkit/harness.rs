@@ -221,7 +221,16 @@ impl<S: Store> Harness<S> {
     /// The instants at which `service` can start now.
     pub async fn service_starts(&self, service: &Service) -> Vec<DateTime<Utc>> {
         let page = self.scheduler.policy().max_page();
-        let starts = self.service_starts_paged(service, page).await;
+        self.service_start_times_paged(service, page).await
+    }
+
+    /// As [`service_starts`](Self::service_starts), read in pages of `limit`.
+    pub async fn service_start_times_paged(
+        &self,
+        service: &Service,
+        limit: u32,
+    ) -> Vec<DateTime<Utc>> {
+        let starts = self.service_starts_paged(service, limit).await;
         starts.into_iter().map(|slot| slot.start).collect()
     }
 

@@ -235,8 +235,9 @@ pub(super) async fn hold_on(
     // No key lookup first: the scheduler has just made one, and a key used
     // since then makes the insert fail, which is reported below. One round
     // trip for the common case; two when a lapsed hold is in the way.
-    let mut statement = HOLD;
+    let mut retiring = false;
     let held = loop {
+        let statement = if retiring { HOLD_RETIRING } else { HOLD };
         let held = claim_params(sqlx::query_as::<_, HoldReply>(statement), &request, now)
             .bind(new.service_id.as_ref().map(ServiceId::as_str))
             .bind(before)
@@ -245,7 +246,7 @@ pub(super) async fn hold_on(
             .await;
         let held = match held {
             Ok(HoldReply(held, Some(unsettled))) => {
-                settle_claims(conn, &unsettled).await?;
+                settle_claims(conn, &unsettled).await.map_err(storage)?;
                 Ok(held)
             }
             Ok(HoldReply(held, None)) => Ok(held),
@@ -255,7 +256,7 @@ pub(super) async fn hold_on(
             Ok(HoldRow::Refused {
                 published: true,
                 lapsed: true,
-            }) if statement == HOLD => statement = HOLD_RETIRING,
+            }) if !retiring => retiring = true,
             held => break held,
         }
     };

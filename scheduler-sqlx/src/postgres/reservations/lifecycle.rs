@@ -139,7 +139,9 @@ async fn transition_on(
         .await
         .map_err(storage)?;
     if moved.as_ref().is_some_and(|moved| moved.missed) {
-        settle_claims(conn, &[id_bytes(id)]).await?;
+        settle_claims(conn, &[id_bytes(id)])
+            .await
+            .map_err(storage)?;
     }
     Ok(moved.map(|moved| moved.row))
 }
@@ -189,7 +191,7 @@ async fn expire_some_on(
         .await
         .map_err(storage)?;
     if let Some(ids) = missed {
-        settle_claims(conn, &ids).await?;
+        settle_claims(conn, &ids).await.map_err(storage)?;
     }
     // A count is never negative.
     Ok(u64::try_from(swept).unwrap_or(0))

@@ -39,12 +39,8 @@ const SETTLE_CLAIMS: &str = "
     SELECT count(*) FROM r";
 
 /// Runs [`SETTLE_CLAIMS`] for `ids`.
-async fn settle_claims(conn: &mut PgConnection, ids: &[Vec<u8>]) -> Result<()> {
-    sqlx::query(SETTLE_CLAIMS)
-        .bind(ids)
-        .execute(conn)
-        .await
-        .map_err(storage)?;
+async fn settle_claims(conn: &mut PgConnection, ids: &[Vec<u8>]) -> sqlx::Result<()> {
+    sqlx::query(SETTLE_CLAIMS).bind(ids).execute(conn).await?;
     Ok(())
 }
 

@@ -7,8 +7,8 @@ use sqlx::postgres::PgArguments;
 use sqlx::query::QueryAs;
 use sqlx::{Connection, PgConnection, Postgres};
 
-use super::SETTLE_CLAIMS;
 use super::hold::{blocked_cells, is_unique_violation, occupied_slots, retire_lapsed};
+use super::settle_claims;
 use crate::row::{ReservationRow, id_bytes, limit, micros, storage};
 
 /// Locks reservation `$4` and says whether it is live at `$3`. Its lock
@@ -118,10 +118,7 @@ async fn steps(
             .fetch_one(&mut *tx)
             .await?;
     if let Some(ids) = unsettled {
-        sqlx::query(SETTLE_CLAIMS)
-            .bind(ids)
-            .execute(&mut *tx)
-            .await?;
+        settle_claims(tx, &ids).await?;
     }
     if !published {
         return Ok(Err(RescheduleOutcome::NoSuchSlot));

@@ -91,6 +91,14 @@ fn job(
     (job, answer)
 }
 
+/// The outcomes of holds none of which may fail.
+async fn held(answers: Vec<Answer>) -> Vec<HoldOutcome> {
+    let outcomes = outcomes(answers).await.into_iter();
+    outcomes
+        .map(|outcome| outcome.expect("no hold failed"))
+        .collect()
+}
+
 async fn outcomes(answers: Vec<Answer>) -> Vec<Result<HoldOutcome>> {
     let mut outcomes = Vec::new();
     for answer in answers {
@@ -140,11 +148,7 @@ async fn a_batch_answers_every_hold_as_if_taken_one_after_another() {
 
     run_batch(store.writer(), jobs).await;
 
-    let got: Vec<_> = outcomes(answers)
-        .await
-        .into_iter()
-        .map(|outcome| outcome.expect("no hold failed"))
-        .collect();
+    let got = held(answers).await;
     assert_eq!(
         got,
         vec![
@@ -191,11 +195,7 @@ async fn a_query_of_many_holds_judges_each_when_it_runs() {
 
     run_batch(store.writer(), jobs).await;
 
-    let got: Vec<_> = outcomes(answers)
-        .await
-        .into_iter()
-        .map(|outcome| outcome.expect("no hold failed"))
-        .collect();
+    let got = held(answers).await;
     let late = reservations[41].clone();
     for (i, (outcome, reservation)) in got.iter().zip(&reservations).enumerate() {
         let expected = match i {
